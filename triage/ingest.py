@@ -1,0 +1,40 @@
+"""The issue store: versioned snapshots in the blob store, one document per issue."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from .errors import InputError, NotFoundError
+from .issues import Issue
+from .stores import BlobStore, DocumentStore
+
+ISSUES = "issues"
+
+
+def ingest(issues: Sequence[Issue], blobs: BlobStore, docs: DocumentStore) -> dict[str, Any]:
+    """Store ``issues`` (one repository) as a compressed snapshot and upsert their documents."""
+    repos = sorted({issue.repo for issue in issues})
+    if len(repos) != 1:
+        raise InputError(f"ingest takes one repository's issues at a time, got {len(repos)}: {repos[:5]}; pass --repo")
+    repo = repos[0]
+    records = [issue.to_dict() for issue in sorted(issues, key=lambda i: i.number)]
+    lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
+    version = hashlib.sha256(lines).hexdigest()[:12]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = f"issues/{repo}/snapshots/{stamp}-{version}.jsonl.gz"
+    blobs.put(name, gzip.compress(lines, mtime=0))
+    docs.upsert_many(ISSUES, [{**r, "id": str(r["number"])} for r in records])
+    return {"repo": repo, "count": len(records), "snapshot": name}
+
+
+def stored_issues(docs: DocumentStore, repo: str) -> list[Issue]:
+    """All issues of ``repo`` in the document store, oldest first."""
+    found = docs.query(ISSUES, repo)
+    if not found:
+        raise NotFoundError(f"no issues stored for {repo}; run `triage ingest --repo {repo} --source FILE` first")
+    issues = [Issue.from_dict({k: v for k, v in d.items() if k != "id"}) for d in found]
+    return sorted(issues, key=lambda i: i.sort_key)

@@ -1,0 +1,100 @@
+"""Loading a trained model and predicting label probabilities.
+
+The serving path uses ONNX Runtime and ``tokenizers`` only (no torch). A model is a
+folder (or blob prefix) holding ``model.onnx``, ``tokenizer.json`` and ``manifest.json``
+as written by ``training_job``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from .cleaning import issue_text
+from .errors import NotFoundError, TrainingError
+from .stores import BlobStore
+
+MODEL_FILES = ("model.onnx", "tokenizer.json", "manifest.json")
+
+
+class Classifier:
+    """A trained issue classifier: text in, one probability per label out."""
+
+    def __init__(self, onnx_model: bytes | str, tokenizer_json: str, manifest: Mapping[str, Any], threads: int = 0) -> None:
+        self.manifest = dict(manifest)
+        self.labels: list[str] = list(manifest["labels"])
+        self.single_label = manifest["mode"] == "single"
+        self.thresholds: dict[str, float] = dict(manifest["thresholds"]["per_label"])
+        self.boilerplate = frozenset(manifest.get("boilerplate", ()))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+        self._tokenizer = Tokenizer.from_str(tokenizer_json)
+        self._tokenizer.enable_truncation(max_length=int(manifest["max_tokens"]))
+        pad = manifest.get("pad_token", "[PAD]")
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad) or 0, pad_token=pad)
+
+    @classmethod
+    def from_dir(cls, path: str | Path, threads: int = 0) -> Classifier:
+        """Load a model folder written by the training job."""
+        path = Path(path)
+        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+        if missing:
+            raise NotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
+        manifest = json.loads((path / "manifest.json").read_text())
+        return cls(str(path / "model.onnx"), (path / "tokenizer.json").read_text(), manifest, threads)
+
+    @classmethod
+    def from_store(cls, store: BlobStore, prefix: str, threads: int = 0) -> Classifier:
+        """Load a model stored under ``prefix`` (for example ``models/owner/repo/VERSION``)."""
+        local = store.local_path(prefix)
+        if local is not None and local.is_dir():
+            return cls.from_dir(local, threads)
+        try:
+            manifest = json.loads(store.get(f"{prefix}/manifest.json"))
+            return cls(store.get(f"{prefix}/model.onnx"), store.get(f"{prefix}/tokenizer.json").decode(), manifest, threads)
+        except NotFoundError as exc:
+            raise NotFoundError(f"model {prefix} is incomplete or missing: {exc}") from exc
+
+    @property
+    def version(self) -> str:
+        """The model version from its manifest."""
+        return str(self.manifest.get("version", "unknown"))
+
+    def text(self, title: str, body: str) -> str:
+        """The cleaned model input for an issue, as in training."""
+        return issue_text(title, body, self.boilerplate)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Probabilities of shape ``(len(texts), len(labels))`` for already-cleaned texts."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            encodings = self._tokenizer.encode_batch(list(texts[start:start + batch_size]))
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            logits = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+            out[start:start + len(encodings)] = _activate(logits, self.single_label)
+        if not np.isfinite(out).all():
+            raise TrainingError(f"model {self.version} produced non-finite scores; retrain it")
+        return out
+
+    def scores(self, title: str, body: str) -> dict[str, float]:
+        """Label → probability for one issue, highest first."""
+        probs = self.predict_proba([self.text(title, body)])[0]
+        order = np.argsort(-probs)
+        return {self.labels[j]: float(probs[j]) for j in order}
+
+
+def _activate(logits: np.ndarray, single_label: bool) -> np.ndarray:
+    if single_label:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    return 1.0 / (1.0 + np.exp(-logits))
