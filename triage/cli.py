@@ -119,6 +119,13 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
 
+def _repo_arg(text: str) -> str:
+    try:
+        return check_repo(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="triage", description="A GitHub issue labeler that learns from the repository's own history.")
@@ -130,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func: Any, help_: str, repo_required: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=func)
-        p.add_argument("--repo", type=check_repo, required=repo_required, help="owner/name")
+        p.add_argument("--repo", type=_repo_arg, required=repo_required, help="owner/name")
         return p
 
     p = add("ingest", cmd_ingest, "read an issue export (GitHub JSONL, bundled JSONL or NLBSE CSV) into the issue store", False)

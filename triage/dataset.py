@@ -50,6 +50,7 @@ class Dataset:
     spec: DatasetSpec
     dropped: dict[str, int] = field(default_factory=dict)
     boilerplate: list[str] = field(default_factory=list)  # lines the cleaner strips; serving needs them too
+    test_window: list[int] = field(default_factory=list)  # numbers of every issue in the test period, kept or not
 
     @property
     def version(self) -> str:
@@ -133,6 +134,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
                 dropped["label_not_allowed"] += 1
         return kept
 
+    test_window = sorted(row["number"] for row in test)
     pool, test = restrict(pool), restrict(test)
     train, validation = _stratified_split(pool, spec.validation_fraction, spec.seed)
     labels = sorted(allowed)
@@ -145,7 +147,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     mode = "single" if all(len(row["labels"]) == 1 for row in train + validation + test) else "multi"
     return Dataset(repo=repos[0], labels=labels, mode=mode,
                    splits={"train": train, "validation": validation, "test": test}, spec=spec, dropped=dict(dropped),
-                   boilerplate=sorted(boilerplate))
+                   boilerplate=sorted(boilerplate), test_window=test_window)
 
 
 def _stratified_split(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:
@@ -179,8 +181,7 @@ def save_dataset(store: BlobStore, dataset: Dataset) -> dict[str, Any]:
         store.put(f"{base}/manifest.json", json.dumps(dataset.manifest(), indent=2).encode())
     frozen = f"{_prefix(dataset.repo)}/frozen-test.json"
     if store.etag(frozen) is None:
-        numbers = sorted(row["number"] for row in dataset.splits["test"])
-        store.put(frozen, json.dumps({"dataset": version, "numbers": numbers}).encode(), if_none_match=True)
+        store.put(frozen, json.dumps({"dataset": version, "numbers": dataset.test_window}).encode(), if_none_match=True)
     store.put(f"{_prefix(dataset.repo)}/latest.json", json.dumps({"version": version}).encode())
     return json.loads(store.get(f"{base}/manifest.json"))
 

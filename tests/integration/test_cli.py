@@ -1,0 +1,121 @@
+"""The triage CLI end to end on real issues with a tiny encoder, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from triage.cli import main
+from triage.issues import Issue
+from triage.stores import LocalBlobStore
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | None, str]:
+    """Run the CLI; return exit code, parsed JSON output (if any) and stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    try:
+        return code, json.loads(out), err
+    except json.JSONDecodeError:
+        return code, None, err
+
+
+def export(issues: list[Issue], path: Path) -> Path:
+    path.write_text("".join(json.dumps({"repo": i.repo, "number": i.number, "title": i.title, "body": i.body,
+                                        "labels": list(i.labels)}) + "\n" for i in issues))
+    return path
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_encoder: Path) -> Path:
+    home = tmp_path / "home"
+    for key, value in {"TRIAGE_HOME": str(home), "TRIAGE_BASE_MODEL": str(tiny_encoder), "TRIAGE_EPOCHS": "1",
+                       "TRIAGE_MAX_TOKENS": "32", "TRIAGE_BATCH_SIZE": "16", "TRIAGE_MIN_EXAMPLES": "8"}.items():
+        monkeypatch.setenv(key, value)
+    return home
+
+
+def test_pipeline(env: Path, tmp_path: Path, corefx_issues: list[Issue], capsys: pytest.CaptureFixture[str]) -> None:
+    history, new = corefx_issues[:300], corefx_issues[300:320]
+    source = export(history, tmp_path / "issues.jsonl")
+    code, out, _ = run_cli(capsys, "-q", "ingest", "--source", str(source))
+    assert code == 0 and out["count"] == 300 and out["repo"] == "dotnet/corefx"
+
+    code, out, _ = run_cli(capsys, "-q", "dataset", "--repo", "dotnet/corefx")
+    assert code == 0 and out["mode"] == "single" and out["sizes"]["test"] > 0
+    dataset_version = out["version"]
+
+    code, first, _ = run_cli(capsys, "-q", "train", "--repo", "dotnet/corefx")
+    assert code == 0 and Path(first["path"], "model.onnx").is_file()
+
+    code, out, _ = run_cli(capsys, "-q", "promote", "--repo", "dotnet/corefx", "--model", first["model"])
+    assert code == 0 and out["promoted"] is True and out["champion"] is None
+
+    code, out, _ = run_cli(capsys, "-q", "evaluate", "--repo", "dotnet/corefx", "--out", str(tmp_path / "report"))
+    assert code == 0 and 0 <= out["accuracy"] <= 1
+    for name in ("report.html", "report.md", "confusion_matrix.png", "precision_coverage.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert (tmp_path / "report" / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
+
+    code, out, _ = run_cli(capsys, "-q", "predict", "--repo", "dotnet/corefx", "HttpClient hangs", "on Linux")
+    assert code == 0 and out["model"] == first["model"] and len(out["scores"]) == 5
+    assert out["scores"][0]["score"] >= out["scores"][-1]["score"]
+
+    code, out, _ = run_cli(capsys, "-q", "label", "--repo", "dotnet/corefx", "--source",
+                           str(export(new, tmp_path / "new.jsonl")))
+    assert code == 0 and out["issues"] == 20
+    assert all(call.startswith("POST /repos/dotnet/corefx/issues/") for call in out["calls"])
+
+    # Rebuilding from the same issues gives the same dataset version (content-addressed).
+    code, out, _ = run_cli(capsys, "-q", "dataset", "--repo", "dotnet/corefx")
+    assert out["version"] == dataset_version
+
+
+def test_missing_file_is_a_clear_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "ingest", "--source", "nope.jsonl")
+    assert code == 2 and "nope.jsonl" in err and "does not exist" in err
+
+
+def test_bad_format_is_a_clear_error(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"repo": "a/b", "number": 1, "title": "x", "labels": []}\n{not json\n')
+    code, _, err = run_cli(capsys, "ingest", "--source", str(bad))
+    assert code == 2 and "bad.jsonl:2" in err
+    assert not (env / "blobs" / "issues").exists(), "nothing may be written from a file that failed to parse"
+
+
+def test_unknown_label_is_a_clear_error(env: Path, tmp_path: Path, corefx_issues: list[Issue],
+                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "ingest", "--source", str(export(corefx_issues[:200], tmp_path / "i.jsonl")))
+    monkeypatch.setenv("TRIAGE_ALLOW_LABELS", "area-System.Net,area-Nope")
+    code, _, err = run_cli(capsys, "dataset", "--repo", "dotnet/corefx")
+    assert code == 2 and "area-Nope" in err
+    assert LocalBlobStore(env / "blobs").list("datasets/") == []
+
+
+def test_empty_dataset_is_a_clear_error(env: Path, tmp_path: Path, corefx_issues: list[Issue],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    unlabeled = [Issue(repo=i.repo, number=i.number, title=i.title, body=i.body) for i in corefx_issues[:50]]
+    run_cli(capsys, "ingest", "--source", str(export(unlabeled, tmp_path / "i.jsonl")))
+    code, _, err = run_cli(capsys, "dataset", "--repo", "dotnet/corefx")
+    assert code == 2 and "nothing to learn from" in err
+
+
+def test_commands_before_their_inputs_exist(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, needle in ((["dataset", "--repo", "a/b"], "triage ingest"),
+                         (["train", "--repo", "a/b"], "triage dataset"),
+                         (["predict", "--repo", "a/b", "title"], "no model has been promoted")):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 3 and needle in err, (argv, err)
+
+
+def test_bad_repository_name_and_config(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "--repo", "not-a-repo"])
+    assert exc.value.code == 2
+    monkeypatch.setenv("TRIAGE_TARGET_PRECISION", "1.5")
+    code, _, err = run_cli(capsys, "dataset", "--repo", "a/b")
+    assert code == 2 and "TRIAGE_TARGET_PRECISION" in err

@@ -1,0 +1,134 @@
+"""The training job end to end: tiny random BERT (fast) and the real MiniLM (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from triage.dataset import DatasetSpec, build_dataset
+from triage.issues import Issue
+from triage.model import Classifier
+from training_job.train import TrainConfig, parse_args, run
+
+AREAS = ("area-System.Net", "area-System.IO", "area-Infrastructure")
+
+
+def write_dataset(folder: Path, issues: list[Issue], **spec: object) -> dict:
+    """Build a dataset from ``issues`` and write it as the training job reads it."""
+    dataset = build_dataset(issues, DatasetSpec(**spec))  # type: ignore[arg-type]
+    folder.mkdir(parents=True)
+    for name, rows in dataset.splits.items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    manifest = dataset.manifest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
+
+
+def three_areas(issues: list[Issue], per_label: int) -> list[Issue]:
+    """``per_label`` issues of each of three areas, spread evenly over time so every split holds all three."""
+    picked: list[Issue] = []
+    for area in AREAS:
+        mine = [i for i in issues if i.labels == (area,)]
+        picked += [mine[int(k)] for k in np.linspace(0, len(mine) - 1, per_label)]
+    return sorted(picked, key=lambda i: i.sort_key)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue]) -> Path:
+    folder = tmp_path_factory.mktemp("data") / "ds"
+    write_dataset(folder, three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
+    return folder
+
+
+def tiny_config(data: Path, output: Path, encoder: Path, **kw: object) -> TrainConfig:
+    return TrainConfig(data=data, output=output, base_model=str(encoder), max_tokens=32, epochs=2, batch_size=8,
+                       progress=False, version="v-test", **kw)  # type: ignore[arg-type]
+
+
+def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+    manifest = run(tiny_config(tiny_data, tmp_path / "model", tiny_encoder))
+    folder = tmp_path / "model"
+    assert {"model.onnx", "tokenizer.json", "manifest.json", "hf"} <= {p.name for p in folder.iterdir()}
+    on_disk = json.loads((folder / "manifest.json").read_text())
+    assert on_disk == manifest
+    for key in ("labels", "base_model", "dataset_version", "metrics", "thresholds", "created_at", "code_version", "version"):
+        assert key in manifest, key
+    assert manifest["labels"] == sorted(AREAS)
+    assert set(manifest["metrics"]) == {"validation", "test"}
+    assert set(manifest["thresholds"]["per_label"]) == set(AREAS)
+    assert manifest["training"]["steps"] == manifest["training"]["planned_steps"] > 0
+    model = Classifier.from_dir(folder)
+    probs = model.predict_proba(["HttpClient times out on Linux", "File.Move fails on network share"])
+    assert probs.shape == (2, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert not list(tmp_path.glob("*.partial-*")), "no partial folder may be left behind"
+
+
+def test_same_seed_gives_the_same_model(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+    texts = ["Socket exception in SslStream", "Build fails on arm64", "Directory.Delete throws"]
+    probs = []
+    for name in ("a", "b"):
+        run(tiny_config(tiny_data, tmp_path / name, tiny_encoder, seed=7))
+        probs.append(Classifier.from_dir(tmp_path / name).predict_proba(texts))
+    np.testing.assert_array_equal(probs[0], probs[1])
+
+
+def test_budget_stops_training(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+    manifest = run(tiny_config(tiny_data, tmp_path / "m", tiny_encoder, budget_minutes=1e-9))
+    assert manifest["training"]["stopped_by_budget"] is True
+    assert manifest["training"]["steps"] < manifest["training"]["planned_steps"]
+
+
+def test_multi_label_mode(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    issues = three_areas(corefx_issues, 12)
+    # Give every third issue a second label so the dataset is multi-label.
+    issues = [Issue(**{**i.__dict__, "labels": i.labels + (("needs-triage",) if n % 3 == 0 else ())})
+              for n, i in enumerate(issues)]
+    manifest = write_dataset(tmp_path / "ds", issues, test_fraction=0.2, validation_fraction=0.2, min_examples=3)
+    assert manifest["mode"] == "multi"
+    run(tiny_config(tmp_path / "ds", tmp_path / "m", tiny_encoder))
+    model = Classifier.from_dir(tmp_path / "m")
+    probs = model.predict_proba(["one", "two"])
+    assert model.single_label is False
+    assert ((probs > 0) & (probs < 1)).all() and not np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_refuses_an_existing_output_folder(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    with pytest.raises(SystemExit, match="already exists"):
+        run(tiny_config(tiny_data, tmp_path / "m", tiny_encoder))
+
+
+def test_arguments_are_validated() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--output", "o", "--max-tokens", "4"])
+    config = parse_args(["--data", "d", "--output", "o", "--epochs", "2.5", "--device", "cpu"])
+    assert config.epochs == 2.5 and config.device == "cpu" and config.data == Path("d")
+
+
+def test_serving_path_does_not_import_torch() -> None:
+    code = ("import sys, function_app, triage.cli, triage.labeler, triage.model, triage.promotion, triage.demo;"
+            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.slow
+def test_real_minilm_beats_the_majority_class(corefx_issues: list[Issue], tmp_path: Path) -> None:
+    """Fine-tune the real all-MiniLM-L6-v2 on ~60 real issues; it must beat the majority baseline on held-out ones."""
+    issues = three_areas(corefx_issues, 30)
+    manifest = write_dataset(tmp_path / "ds", issues, test_fraction=0.3, validation_fraction=0.1)
+    assert 55 <= manifest["sizes"]["train"] <= 70
+    result = run(TrainConfig(data=tmp_path / "ds", output=tmp_path / "m", max_tokens=96, epochs=5, batch_size=8,
+                             progress=False, seed=1))
+    test = result["metrics"]["test"]["raw"]
+    train_counts, test_counts = manifest["label_counts"]["train"], manifest["label_counts"]["test"]
+    majority_label = max(train_counts, key=train_counts.get)
+    majority = test_counts.get(majority_label, 0) / sum(test_counts.values())
+    print(f"accuracy {test['accuracy']:.3f} vs majority {majority:.3f}")
+    assert test["accuracy"] > majority + 0.15, (test["accuracy"], majority)
