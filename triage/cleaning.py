@@ -32,7 +32,7 @@ _FENCE = re.compile(r"(```|~~~).*?(\1|$)", re.S)
 _FRAME_LINE = re.compile(
     r"^\s*(at\s+[\w$.<>`\[\],:/\\@ -]+(\(.*\))?\s*(in\s+\S+)?(:line\s+\d+)?|File \".*\", line \d+.*)\s*$"
 )
-_INLINE_FRAMES = re.compile(r"(\s+at\s+[\w$.<>`\[\]]+\([^)]*\)(\s+in\s+\S+?:line\s+\d+)?){%d,}" % (MAX_FRAMES + 1))
+_INLINE_FRAMES = re.compile(r"(\s+at\s+[\w$.<>`\[\],]+\([^)]*\)(\s+in\s+\S+?:line\s+\d+)?){%d,}" % (MAX_FRAMES + 1))
 _FRAME_LOCATION = re.compile(r"\s+in\s+\S+?:line\s+\d+|\s*\(?[\w./\\-]+:\d+(:\d+)?\)?$|File \"[^\"]*\", line \d+,?")
 _CHECKBOX = re.compile(r"^\s*[-*]\s*\[[ xX]?\]\s.*$", re.M)
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
@@ -87,13 +87,21 @@ def _trim_stack_traces(text: str) -> str:
     lines = text.splitlines()
     kept: list[str] = []
     run = 0
+    python_frame = False
     for line in lines:
         if _FRAME_LINE.match(line):
             run += 1
+            python_frame = line.lstrip().startswith("File ")
             if run <= MAX_FRAMES:
                 kept.append(_FRAME_LOCATION.sub("", line).rstrip())
             continue
+        if python_frame and line.startswith((" ", "\t")) and line.strip():
+            python_frame = False  # the source line Python prints under its frame belongs to that frame
+            if run <= MAX_FRAMES:
+                kept.append(line)
+            continue
         run = 0
+        python_frame = False
         kept.append(line)
     # Exports that flattened newlines keep frames on one line: cut long runs there too.
     return _INLINE_FRAMES.sub(lambda m: " " + " ".join(_frames(m.group(0))[:MAX_FRAMES]), "\n".join(kept))

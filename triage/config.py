@@ -33,7 +33,7 @@ class Settings:
 
     home: Path = Path(".triage")  # embedded stores: blobs/ and triage.db
     target_precision: float = 0.9  # per-label thresholds are chosen on validation data to reach this
-    min_examples: int = 5  # default allow-list: labels with at least this many training examples
+    min_examples: int = 5  # default allow-list: labels with at least this many train + validation issues
     allow_labels: tuple[str, ...] = ()  # explicit allow-list (comma-separated); empty = by min_examples
     deny_labels: tuple[str, ...] = ()  # labels never learned nor applied
     test_fraction: float = 0.15  # newest share of issues frozen as the test set

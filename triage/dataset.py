@@ -95,15 +95,15 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
         if len(text) < 3:
             dropped["empty_text"] += 1
             continue
+        labels = sorted(set(issue.human_labels(spec.bot_login)) - deny)
+        if not labels:
+            dropped["no_human_label"] += 1
+            continue
         key = " ".join(text.lower().split())
         if key in seen_texts:
             dropped["duplicate"] += 1
             continue
         seen_texts.add(key)
-        labels = sorted(set(issue.human_labels(spec.bot_login)) - deny)
-        if not labels:
-            dropped["no_human_label"] += 1
-            continue
         rows.append((issue, {"number": issue.number, "text": text, "labels": labels, "created_at": issue.created_at}))
 
     if frozen_test is not None:

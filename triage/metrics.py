@@ -38,11 +38,14 @@ def predict(probs: np.ndarray, thresholds: np.ndarray | None, single_label: bool
             out[np.arange(n), probs.argmax(axis=1)] = 1
             return out
         thresholds = np.full(k, 0.5)
-    order = np.argsort(-probs, axis=1)[:, : (1 if single_label else max_labels)]
+    order = np.argsort(-probs, axis=1)
     for i in range(n):
-        for j in order[i]:
-            if probs[i, j] >= thresholds[j]:
-                out[i, j] = 1
+        if single_label:  # exclusive labels: the best guess or nothing, as the labeler decides
+            j = order[i, 0]
+            out[i, j] = probs[i, j] >= thresholds[j]
+            continue
+        passing = [j for j in order[i] if probs[i, j] >= thresholds[j]][:max_labels]
+        out[i, passing] = 1
     return out
 
 

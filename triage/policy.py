@@ -83,6 +83,9 @@ def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_vers
     human = set(issue.human_labels(policy.bot_login)) & set(scores)
     if human:
         return result([], [f"a human already applied {', '.join(sorted(human))}"])
+    present = set(issue.labels) & set(scores)
+    if policy.single_label and present:
+        return result([], [f"the issue already carries {', '.join(sorted(present))}; labels are exclusive"])
     removed = issue.removed_by_humans(policy.bot_login)
     reasons: list[str] = []
     add: list[tuple[str, float]] = []
@@ -98,6 +101,8 @@ def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_vers
         elif score >= policy.threshold(label):
             add.append((label, score))
             reasons.append(f"{label} {score:.2f} >= threshold {policy.threshold(label):.2f}")
+            if policy.single_label:
+                break
         else:
             reasons.append(f"{label} {score:.2f} < threshold {policy.threshold(label):.2f}")
             if policy.single_label:

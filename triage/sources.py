@@ -105,7 +105,10 @@ def _from_github(record: Mapping[str, Any], repo: str | None) -> Issue:
     repo = repo or ("/".join(url.rstrip("/").split("/")[-2:]) if "/repos/" in url else None)
     if not repo:
         raise DataFormatError("no repository: the export has no repository_url; pass --repo owner/name")
-    labels = [label["name"] if isinstance(label, dict) else str(label) for label in record["labels"]]
+    try:
+        labels = [label["name"] if isinstance(label, dict) else str(label) for label in record["labels"]]
+    except (KeyError, TypeError) as exc:
+        raise DataFormatError(f"a label of issue {record['number']} has no name: {record['labels']!r:.200}") from exc
     events = tuple(
         LabelEvent(
             label=str((event.get("label") or {}).get("name")),

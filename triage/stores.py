@@ -130,13 +130,13 @@ class LocalBlobStore:
     def get(self, name: str) -> bytes:
         try:
             return self._path(name).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise NotFoundError(f"blob {name} not found in {self.root}") from None
 
     def etag(self, name: str) -> str | None:
         try:
             return _etag_of(self._path(name).read_bytes())
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             return None
 
     def list(self, prefix: str = "") -> list[str]:
@@ -186,6 +186,9 @@ class SqliteDocumentStore:
 
     def upsert_many(self, container: str, docs: list[Mapping[str, Any]]) -> None:
         """Upsert several documents in one transaction."""
+        for doc in docs:
+            if not isinstance(doc.get("id"), str) or not isinstance(doc.get("repo"), str):
+                raise InputError(f"document for container {container!r} needs string 'id' and 'repo' fields")
         with self._mutex:
             self._conn.execute("BEGIN")
             try:

@@ -119,3 +119,19 @@ def test_bad_repository_name_and_config(env: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TRIAGE_TARGET_PRECISION", "1.5")
     code, _, err = run_cli(capsys, "dataset", "--repo", "a/b")
     assert code == 2 and "TRIAGE_TARGET_PRECISION" in err
+
+
+def test_demo(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["-q", "demo", "--out", str(tmp_path / "out"), "--held-back", "30"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for needle in ("[7/7] summary", "test split", "macro-F1", "coverage", "held-back new issues: would label",
+                   "promoted model folder"):
+        assert needle in out, needle
+    assert {"report.html", "report.md", "confusion_matrix.png", "precision_coverage.png"} <= {
+        p.name for p in (tmp_path / "out").iterdir()}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "What it would have labeled" in html and html.count("<tr><td>#") == 30
+    # A second run trains a new model, compares it with the champion on the same frozen test set.
+    assert main(["-q", "demo", "--out", str(tmp_path / "out2"), "--held-back", "30"]) == 0
+    assert "champion" in capsys.readouterr().out

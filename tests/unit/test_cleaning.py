@@ -92,9 +92,6 @@ def test_python_frames_without_source_lines_are_trimmed_and_locations_removed() 
 
 def test_python_traceback_with_source_lines_is_trimmed_to_three_frames() -> None:
     """A real Python traceback prints each frame's source line under it; it is still one trace.
-
-    Known product bug: the source line between frames resets the frame counter, so a Python
-    traceback is never trimmed (every frame survives). This test asserts the documented behaviour.
     """
     body = (
         "Traceback (most recent call last):\n"
@@ -137,9 +134,6 @@ def test_flattened_dotnet_trace_on_one_line_is_trimmed() -> None:
 
 def test_flattened_trace_with_multi_argument_generic_frame_is_trimmed() -> None:
     """Frames such as ``TaskFactory`1.FromAsyncTrim[TInstance,TArgs](...)`` (corefx issue 28206).
-
-    Known product bug: the inline-frame pattern does not accept ``,`` inside ``[...]``, so the
-    run of frames is broken there and the trace is not trimmed.
     """
     body = (
         "IOException: broken pipe"

@@ -119,10 +119,6 @@ def test_predict_multi_label_per_label_thresholds() -> None:
 
 def test_predict_multi_label_takes_best_labels_that_reach_their_threshold() -> None:
     """``max_labels`` picks among labels reaching their threshold, as policy.decide does when serving.
-
-    Known product bug: predict() first keeps the top-``max_labels`` scores and only then applies
-    thresholds, so a lower-scored label that clears its (lower) threshold is never predicted,
-    whereas decide() adds it. Evaluation then under-reports what the labeler does.
     """
     probs = np.array([[0.5, 0.45, 0.4]])
     thresholds = np.array([0.9, 0.9, 0.3])

@@ -133,10 +133,6 @@ def test_single_label_mode_skips_human_removed_label_then_takes_next() -> None:
 
 def test_single_label_mode_adds_at_most_one_label_even_with_larger_max_labels() -> None:
     """Exclusive labels: only the best candidate may be added (Policy.single_label's contract).
-
-    Known product bug: decide() only breaks on a below-threshold candidate in single-label
-    mode; after adding the best label it goes on adding until max_labels, so with
-    TRIAGE_MAX_LABELS=2 and low thresholds an issue gets two mutually exclusive labels.
     """
     scores = {"area-Net": 0.6, "area-IO": 0.35, "area-Xml": 0.05}
     thresholds = {"area-Net": 0.3, "area-IO": 0.3, "area-Xml": 0.3}
@@ -148,8 +144,8 @@ def test_labels_applied_by_bot_are_not_human_labels() -> None:
     issue = make_issue(1, ["area-IO"], events=[labeled_by("area-IO", BOT, "Bot")])
     assert issue.human_labels(BOT) == ()
     d = decide(issue, {"area-IO": 0.99, "area-Net": 0.005, "area-Xml": 0.005}, policy())
-    assert d.abstained  # not blocked as "human applied", but never added twice
-    assert d.reasons[0] == "area-IO is already on the issue"
+    assert d.abstained  # not blocked as "human applied", but exclusive labels are never stacked
+    assert d.reasons[0] == "the issue already carries area-IO; labels are exclusive"
 
 
 def test_label_readded_by_human_after_bot_counts_as_human() -> None:

@@ -66,9 +66,6 @@ def test_get_missing_raises_not_found(tmp_path: Path) -> None:
 
 def test_get_of_a_folder_name_raises_not_found(tmp_path: Path) -> None:
     """``models/o/r`` is a prefix, not a blob (as in Azure): reading it is NotFound.
-
-    Known product bug: LocalBlobStore.get/etag only catch FileNotFoundError, so a name that is
-    a folder on disk raises IsADirectoryError instead of NotFoundError / returning None.
     """
     store = LocalBlobStore(tmp_path)
     store.put("models/o/r/current.json", b"{}")
@@ -197,9 +194,6 @@ def test_upsert_without_string_id_and_repo_raises_input_error(docs: SqliteDocume
 @pytest.mark.parametrize("bad", [{"repo": "o/r"}, {"id": "1"}, {"id": 2, "repo": "o/r"}])
 def test_upsert_many_validates_documents_all_or_nothing(docs: SqliteDocumentStore, bad: dict[str, Any]) -> None:
     """upsert_many honours upsert's contract and writes nothing when one document is invalid.
-
-    Known product bug: upsert_many does not validate; a missing field raises a bare KeyError
-    (rolled back, but not an InputError), and a non-string id is stored.
     """
     with pytest.raises(InputError):
         docs.upsert_many("issues", [doc("9", title="good"), bad])

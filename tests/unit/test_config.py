@@ -1,0 +1,134 @@
+"""Tests of triage.config.Settings: defaults, parsing and validation of TRIAGE_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triage.config import Settings
+from triage.errors import ConfigError, InputError
+
+
+def test_defaults_without_environment() -> None:
+    s = Settings.from_env({})
+    assert s == Settings()
+    assert s.home == Path(".triage")
+    assert s.blob_root == Path(".triage/blobs") and s.database == Path(".triage/triage.db")
+    assert (s.target_precision, s.min_examples, s.max_labels) == (0.9, 5, 1)
+    assert (s.test_fraction, s.validation_fraction) == (0.15, 0.15)
+    assert s.allow_labels == () and s.deny_labels == ()
+    assert s.dry_run is True
+    assert s.bot_login == "issue-triage[bot]"
+    assert (s.max_tokens, s.batch_size, s.seed) == (128, 16, 42)
+
+
+def test_from_env_ignores_unrelated_variables() -> None:
+    assert Settings.from_env({"PATH": "/bin", "TRIAGE": "x", "triage_min_examples": "9"}) == Settings()
+
+
+def test_env_parsing_of_each_type() -> None:
+    s = Settings.from_env({
+        "TRIAGE_HOME": "/var/triage",
+        "TRIAGE_TARGET_PRECISION": "0.75",
+        "TRIAGE_MIN_EXAMPLES": " 12 ",
+        "TRIAGE_ALLOW_LABELS": " area-Net, area-IO ,,area-Xml ,",
+        "TRIAGE_DENY_LABELS": "wontfix",
+        "TRIAGE_MAX_LABELS": "2",
+        "TRIAGE_DRY_RUN": "false",
+        "TRIAGE_BOT_LOGIN": "my-bot",
+        "TRIAGE_EPOCHS": "2.5",
+        "TRIAGE_LEARNING_RATE": "3e-5",
+    })
+    assert s.home == Path("/var/triage") and s.blob_root == Path("/var/triage/blobs")
+    assert s.target_precision == 0.75 and isinstance(s.target_precision, float)
+    assert s.min_examples == 12 and isinstance(s.min_examples, int)
+    assert s.allow_labels == ("area-Net", "area-IO", "area-Xml")
+    assert s.deny_labels == ("wontfix",)
+    assert s.max_labels == 2
+    assert s.dry_run is False
+    assert s.bot_login == "my-bot"
+    assert s.epochs == 2.5 and s.learning_rate == pytest.approx(3e-5)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1", True), ("true", True), ("TRUE", True), (" yes ", True), ("on", True),
+    ("0", False), ("false", False), ("No", False), ("off", False),
+])
+def test_bool_parsing(text: str, value: bool) -> None:
+    assert Settings.from_env({"TRIAGE_DRY_RUN": text}).dry_run is value
+
+
+def test_empty_label_list_means_no_list() -> None:
+    assert Settings.from_env({"TRIAGE_ALLOW_LABELS": " , ,"}).allow_labels == ()
+
+
+@pytest.mark.parametrize(("var", "text"), [
+    ("TRIAGE_TARGET_PRECISION", "high"),
+    ("TRIAGE_TARGET_PRECISION", ""),
+    ("TRIAGE_MIN_EXAMPLES", "5.5"),
+    ("TRIAGE_MIN_EXAMPLES", "five"),
+    ("TRIAGE_MAX_LABELS", ""),
+    ("TRIAGE_DRY_RUN", "maybe"),
+    ("TRIAGE_DRY_RUN", ""),
+    ("TRIAGE_BATCH_SIZE", "16x"),
+])
+def test_invalid_values_raise_config_error_naming_variable(var: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=var) as info:
+        Settings.from_env({var: text})
+    assert isinstance(info.value, InputError)
+    assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(("var", "text"), [
+    ("TRIAGE_TARGET_PRECISION", "0"),
+    ("TRIAGE_TARGET_PRECISION", "1.5"),
+    ("TRIAGE_TARGET_PRECISION", "nan"),
+    ("TRIAGE_MIN_EXAMPLES", "0"),
+    ("TRIAGE_TEST_FRACTION", "0"),
+    ("TRIAGE_TEST_FRACTION", "0.5"),
+    ("TRIAGE_VALIDATION_FRACTION", "-0.1"),
+    ("TRIAGE_MAX_LABELS", "0"),
+    ("TRIAGE_MAX_TOKENS", "8"),
+    ("TRIAGE_MAX_TOKENS", "1024"),
+    ("TRIAGE_EPOCHS", "0"),
+    ("TRIAGE_BATCH_SIZE", "0"),
+    ("TRIAGE_LEARNING_RATE", "1"),
+    ("TRIAGE_BUDGET_MINUTES", "-5"),
+])
+def test_out_of_range_values_raise_config_error(var: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        Settings.from_env({var: text})
+
+
+@pytest.mark.parametrize(("var", "text"), [
+    ("TRIAGE_TARGET_PRECISION", "1.0"),
+    ("TRIAGE_MIN_EXAMPLES", "1"),
+    ("TRIAGE_TEST_FRACTION", "0.49"),
+    ("TRIAGE_MAX_TOKENS", "16"),
+    ("TRIAGE_MAX_TOKENS", "512"),
+])
+def test_boundary_values_are_accepted(var: str, text: str) -> None:
+    Settings.from_env({var: text}).validate()
+
+
+def test_overlap_of_allow_and_deny_lists() -> None:
+    with pytest.raises(ConfigError, match="area-IO") as info:
+        Settings.from_env({"TRIAGE_ALLOW_LABELS": "area-Net,area-IO", "TRIAGE_DENY_LABELS": "area-IO,wontfix"})
+    assert "TRIAGE_ALLOW_LABELS" in str(info.value) and "TRIAGE_DENY_LABELS" in str(info.value)
+
+
+def test_overrides_win_over_environment_and_are_validated() -> None:
+    env = {"TRIAGE_MIN_EXAMPLES": "3", "TRIAGE_MAX_LABELS": "2"}
+    s = Settings.from_env(env, min_examples=8, max_labels=None)
+    assert s.min_examples == 8 and s.max_labels == 2  # None means "not given"
+    with pytest.raises(ConfigError, match="TRIAGE_TARGET_PRECISION"):
+        Settings.from_env({}, target_precision=2.0)
+    with pytest.raises(ConfigError, match="both"):
+        Settings.from_env({"TRIAGE_DENY_LABELS": "x"}, allow_labels=("x",))
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings()
+    with pytest.raises(AttributeError):
+        s.min_examples = 3  # type: ignore[misc]

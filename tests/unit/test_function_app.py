@@ -1,0 +1,23 @@
+"""The Function app imports cleanly and its registered functions answer through real azure.functions objects."""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+
+import function_app
+
+
+def registered(name: str):
+    for function in function_app.app.get_functions():
+        if function.get_function_name() == name:
+            return function.get_user_function()
+    raise AssertionError(f"function {name} is not registered")
+
+
+def test_health() -> None:
+    request = func.HttpRequest(method="GET", url="/api/health", body=b"")
+    response = registered("health")(request)
+    assert response.status_code == 200
+    assert json.loads(response.get_body())["status"] == "ok"
