@@ -125,9 +125,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from training_job.modeling import IssueClassifier, export_onnx
     from triage.metrics import evaluate, indicator, pick_thresholds
     from triage.model import Classifier
-    from training_job.modeling import IssueClassifier, export_onnx
 
     if config.output.exists():
         raise SystemExit(f"error: output folder {config.output} already exists; choose a new one")

@@ -11,7 +11,14 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import Settings
-from .dataset import DatasetSpec, build_dataset, frozen_test_numbers, latest_version, load_split, save_dataset
+from .dataset import (
+    DatasetSpec,
+    build_dataset,
+    frozen_test_numbers,
+    latest_version,
+    load_split,
+    save_dataset,
+)
 from .errors import InputError, TriageError
 from .evaluation import evaluate_model
 from .ingest import ingest, stored_issues
@@ -20,14 +27,14 @@ from .labeler import DryRunWriter, label_issues, policy_for
 from .model import Classifier
 from .promotion import promote
 from .registry import current_version, model_prefix
-from .report import per_label_table, write_report
+from .report import write_report
 from .sources import FORMATS, read_issues
 from .stores import LocalBlobStore, SqliteDocumentStore
 from .training import train_local
 
 
 class Context:
-    """Settings and the embedded stores, opened lazily."""
+    """Settings and the embedded stores."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -101,7 +108,7 @@ def cmd_label(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     model = ctx.model(args.repo)
     policy = policy_for(model, ctx.settings.max_labels, frozenset(ctx.settings.deny_labels), ctx.settings.bot_login)
     writer = DryRunWriter()
-    decisions = label_issues([i for i in issues if i.repo == args.repo], model, policy, writer, ctx.docs)
+    decisions = label_issues(issues, model, policy, writer, ctx.docs)
     return {"model": model.version, "issues": len(decisions), "would_label": len(writer.calls), "calls": writer.calls}
 
 

@@ -35,7 +35,7 @@ def job_arguments(settings: Settings, data: Path, output: Path, version: str, pr
 def train_local(blobs: BlobStore, docs: DocumentStore, repo: str, dataset_version: str, settings: Settings,
                 progress: bool = True) -> dict[str, Any]:
     """Train a model on a stored dataset in a child process, upload it and return its manifest."""
-    dataset = load_manifest(blobs, repo, dataset_version)
+    load_manifest(blobs, repo, dataset_version)  # fails early, naming the missing dataset
     version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + dataset_version[:6]
     run = {"id": version, "repo": repo, "dataset_version": dataset_version, "backend": "local", "state": "running",
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

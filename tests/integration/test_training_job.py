@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from training_job.train import TrainConfig, parse_args, run
 from triage.dataset import DatasetSpec, build_dataset
 from triage.issues import Issue
 from triage.model import Classifier
-from training_job.train import TrainConfig, parse_args, run
 
 AREAS = ("area-System.Net", "area-System.IO", "area-Infrastructure")
 

@@ -19,7 +19,12 @@ from triage.dataset import (
     load_split,
     save_dataset,
 )
-from triage.errors import EmptyDatasetError, InputError, NotFoundError, UnknownLabelError
+from triage.errors import (
+    EmptyDatasetError,
+    InputError,
+    NotFoundError,
+    UnknownLabelError,
+)
 from triage.issues import Issue
 from triage.stores import LocalBlobStore
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import BOT, labeled_by, make_issue
 from triage.errors import UnknownLabelError
 from triage.issues import Issue, LabelEvent
 from triage.policy import Decision, Policy, decide
+
+from .helpers import BOT, labeled_by, make_issue
 
 SCORES = {"area-Net": 0.95, "area-IO": 0.03, "area-Xml": 0.02}
 

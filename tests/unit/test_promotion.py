@@ -11,7 +11,13 @@ import pytest
 
 from triage.errors import ConcurrencyError
 from triage.promotion import gate, promote
-from triage.registry import current_version, model_prefix, pointer_name, read_pointer, write_pointer
+from triage.registry import (
+    current_version,
+    model_prefix,
+    pointer_name,
+    read_pointer,
+    write_pointer,
+)
 from triage.stores import LocalBlobStore, SqliteDocumentStore
 
 REPO = "octo/widgets"
