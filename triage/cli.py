@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ from .dataset import (
 from .errors import InputError, TriageError
 from .evaluation import evaluate_model
 from .ingest import ingest, stored_issues
+from .intake import label_aliases
 from .issues import check_repo
 from .labeler import DryRunWriter, label_issues, policy_for
 from .model import Classifier
@@ -61,10 +63,21 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     return ingest(issues, ctx.blobs, ctx.docs)
 
 
+def cmd_scrape(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """Scrape a repository's issues from GitHub (full, incremental or resuming)."""
+    from .github import GitHubClient, GitHubSettings
+    from .scraper import scrape
+
+    client = GitHubClient(GitHubSettings.from_env())
+    result = scrape(client, ctx.docs, ctx.blobs, args.repo, full=args.full, include_pull_requests=args.pull_requests)
+    return result.to_dict() | {"requests": client.requests_made}
+
+
 def cmd_dataset(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     """Build and store a dataset version from the stored issues."""
     issues = stored_issues(ctx.docs, args.repo)
-    dataset = build_dataset(issues, ctx.spec(), frozen_test_numbers(ctx.blobs, args.repo))
+    spec = dataclasses.replace(ctx.spec(), aliases=tuple(sorted(label_aliases(ctx.docs, args.repo).items())))
+    dataset = build_dataset(issues, spec, frozen_test_numbers(ctx.blobs, args.repo))
     manifest = save_dataset(ctx.blobs, dataset)
     return {k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
 
@@ -150,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", cmd_ingest, "read an issue export (GitHub JSONL, bundled JSONL or NLBSE CSV) into the issue store", False)
     p.add_argument("--source", required=True, type=Path, help="the export file")
     p.add_argument("--format", choices=FORMATS, default="auto")
+    p = add("scrape", cmd_scrape, "copy a repository's issues from GitHub (GITHUB_TOKEN or GITHUB_APP_*; GITHUB_API_URL)")
+    p.add_argument("--full", action="store_true", help="re-read every issue instead of only those updated since the last run")
+    p.add_argument("--pull-requests", action="store_true", help="keep pull requests too")
     add("dataset", cmd_dataset, "build a versioned dataset from the stored issues (human labels, cleaned, time split)")
     p = add("train", cmd_train, "fine-tune a transformer classifier on a dataset (local process)")
     p.add_argument("--dataset", help="dataset version (default: the latest)")

@@ -37,6 +37,7 @@ class DatasetSpec:
     seed: int = 42
     bot_login: str | None = None
     include_pull_requests: bool = False
+    aliases: tuple[tuple[str, str], ...] = ()  # (old, new) label renames: old labels count as new ones
 
 
 @dataclass
@@ -84,6 +85,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
         raise InputError(f"a dataset is built from one repository's issues, got {len(repos)}: {repos[:5]}; pass --repo")
     dropped: Counter[str] = Counter()
     deny = set(spec.deny_labels)
+    renames = dict(spec.aliases)
     boilerplate = learn_boilerplate(issue.body for issue in issues)
     seen_texts: set[str] = set()
     rows: list[tuple[Issue, dict[str, Any]]] = []
@@ -95,7 +97,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
         if len(text) < 3:
             dropped["empty_text"] += 1
             continue
-        labels = sorted(set(issue.human_labels(spec.bot_login)) - deny)
+        labels = sorted({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} - deny)
         if not labels:
             dropped["no_human_label"] += 1
             continue
@@ -148,6 +150,14 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     return Dataset(repo=repos[0], labels=labels, mode=mode,
                    splits={"train": train, "validation": validation, "test": test}, spec=spec, dropped=dict(dropped),
                    boilerplate=sorted(boilerplate), test_window=test_window)
+
+
+def _canonical(label: str, renames: dict[str, str]) -> str:
+    seen = {label}
+    while label in renames and renames[label] not in seen:
+        label = renames[label]
+        seen.add(label)
+    return label
 
 
 def _stratified_split(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:

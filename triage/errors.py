@@ -46,3 +46,19 @@ class ConcurrencyError(TriageError):
 
 class TrainingError(TriageError):
     """The training job failed or produced incomplete artefacts."""
+
+
+class GitHubError(TriageError):
+    """GitHub answered with an error that retrying will not fix (after bounded retries)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(GitHubError):
+    """GitHub's primary rate limit is exhausted until ``reset_at`` (epoch seconds)."""
+
+    def __init__(self, message: str, reset_at: float) -> None:
+        super().__init__(message, 403)
+        self.reset_at = reset_at

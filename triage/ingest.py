@@ -21,14 +21,24 @@ def ingest(issues: Sequence[Issue], blobs: BlobStore, docs: DocumentStore) -> di
     if len(repos) != 1:
         raise InputError(f"ingest takes one repository's issues at a time, got {len(repos)}: {repos[:5]}; pass --repo")
     repo = repos[0]
+    docs.upsert_many(ISSUES, [issue_document(issue) for issue in issues])
+    return {"repo": repo, "count": len(issues), "snapshot": write_snapshot(blobs, repo, issues)}
+
+
+def issue_document(issue: Issue) -> dict[str, Any]:
+    """The stored document of an issue (id = its number)."""
+    return {**issue.to_dict(), "id": str(issue.number)}
+
+
+def write_snapshot(blobs: BlobStore, repo: str, issues: Sequence[Issue]) -> str:
+    """Write all ``issues`` as one gzip-compressed JSONL blob named by time and content hash; return its name."""
     records = [issue.to_dict() for issue in sorted(issues, key=lambda i: i.number)]
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
     version = hashlib.sha256(lines).hexdigest()[:12]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     name = f"issues/{repo}/snapshots/{stamp}-{version}.jsonl.gz"
     blobs.put(name, gzip.compress(lines, mtime=0))
-    docs.upsert_many(ISSUES, [{**r, "id": str(r["number"])} for r in records])
-    return {"repo": repo, "count": len(records), "snapshot": name}
+    return name
 
 
 def stored_issues(docs: DocumentStore, repo: str) -> list[Issue]:

@@ -59,14 +59,16 @@ def label_issues(issues: Sequence[Issue], model: Classifier, policy: Policy, wri
         if decision.add:
             writer.add_labels(issue.repo, issue.number, [label for label, _ in decision.add])
         if docs is not None:
-            docs.upsert(PREDICTIONS, _record(decision))
+            record_decision(docs, decision)
         decisions.append(decision)
     return decisions
 
 
-def _record(decision: Decision) -> dict[str, Any]:
-    return {
+def record_decision(docs: DocumentStore, decision: Decision, dry_run: bool = True) -> None:
+    """Store a decision in the predictions container (one document per issue and model version)."""
+    docs.upsert(PREDICTIONS, {
         **decision.to_dict(),
         "id": f"{decision.number}:{decision.model_version}",
+        "dry_run": dry_run,
         "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    })

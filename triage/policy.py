@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -27,6 +28,11 @@ class Policy:
     excluded: frozenset[str] = frozenset()
     bot_login: str | None = None
     single_label: bool = True  # the model's labels are mutually exclusive: only its best candidate may be added
+    exclusive: tuple[str, ...] = ()  # glob patterns: at most one label matching each per issue
+
+    def group(self, label: str) -> str | None:
+        """The exclusive group (pattern) of ``label``, if any."""
+        return next((p for p in self.exclusive if fnmatch.fnmatchcase(label, p)), None)
 
     def threshold(self, label: str) -> float:
         """The minimum probability for ``label``."""
@@ -65,12 +71,15 @@ class Decision:
         }
 
 
-def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_version: str | None = None) -> Decision:
+def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_version: str | None = None,
+           blocked: frozenset[str] = frozenset()) -> Decision:
     """Decide which labels to add to ``issue`` given label → probability ``scores``.
 
     Rules, in order: an issue a human already labeled with one of the model's labels is
     left alone; excluded labels, labels already present and labels a human removed are
-    never added; a label is added only if its score reaches its threshold; at most
+    never added (``blocked`` adds labels known to be removed by humans, e.g. from webhook
+    locks); a label whose exclusive group is already taken is not added; a label is added
+    only if its score reaches its threshold; at most
     ``max_labels`` labels, highest score first. In single-label mode only the best
     remaining candidate is considered.
     """
@@ -86,7 +95,8 @@ def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_vers
     present = set(issue.labels) & set(scores)
     if policy.single_label and present:
         return result([], [f"the issue already carries {', '.join(sorted(present))}; labels are exclusive"])
-    removed = issue.removed_by_humans(policy.bot_login)
+    removed = issue.removed_by_humans(policy.bot_login) | (blocked - set(issue.labels))
+    taken = {policy.group(label) for label in issue.labels} - {None}
     reasons: list[str] = []
     add: list[tuple[str, float]] = []
     for label, score in ranked:
@@ -98,8 +108,12 @@ def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_vers
             reasons.append(f"{label} was removed by a human; never re-added")
         elif label in issue.labels:
             reasons.append(f"{label} is already on the issue")
+        elif policy.group(label) in taken:
+            reasons.append(f"{label}: the issue already has a label matching {policy.group(label)}")
         elif score >= policy.threshold(label):
             add.append((label, score))
+            taken.add(policy.group(label))
+            taken.discard(None)
             reasons.append(f"{label} {score:.2f} >= threshold {policy.threshold(label):.2f}")
             if policy.single_label:
                 break

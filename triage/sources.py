@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Iterator, Literal, Mapping, Sequence
 
 from .errors import DataFormatError, InputError
 from .issues import Issue, LabelEvent, check_repo
@@ -40,7 +40,7 @@ def read_issues(path: str | Path, fmt: Format = "auto", repo: str | None = None)
     if fmt == "nlbse":
         return _read_nlbse(path, repo)
     records = list(_json_lines(path))
-    parse = _from_github if fmt == "github" else _from_bundled
+    parse = issue_from_github if fmt == "github" else _from_bundled
     issues = []
     for line_no, record in records:
         try:
@@ -99,7 +99,9 @@ def _from_bundled(record: Mapping[str, Any], repo: str | None) -> Issue:
     return Issue.from_dict(data)
 
 
-def _from_github(record: Mapping[str, Any], repo: str | None) -> Issue:
+def issue_from_github(record: Mapping[str, Any], repo: str | None = None,
+                      events: Sequence[Mapping[str, Any]] | None = None) -> Issue:
+    """An :class:`Issue` from a GitHub REST issue object; ``events`` (issue events) override ``record["events"]``."""
     _require(record, "number", "title", "labels")
     url = str(record.get("repository_url") or "")
     repo = repo or ("/".join(url.rstrip("/").split("/")[-2:]) if "/repos/" in url else None)
@@ -109,17 +111,7 @@ def _from_github(record: Mapping[str, Any], repo: str | None) -> Issue:
         labels = [label["name"] if isinstance(label, dict) else str(label) for label in record["labels"]]
     except (KeyError, TypeError) as exc:
         raise DataFormatError(f"a label of issue {record['number']} has no name: {record['labels']!r:.200}") from exc
-    events = tuple(
-        LabelEvent(
-            label=str((event.get("label") or {}).get("name")),
-            action=event["event"],
-            actor=(event.get("actor") or {}).get("login"),
-            actor_type=(event.get("actor") or {}).get("type"),
-            at=event.get("created_at"),
-        )
-        for event in record.get("events") or ()
-        if event.get("event") in ("labeled", "unlabeled")
-    )
+    events = label_events_from_github(record.get("events") or () if events is None else events)
     return Issue.from_dict({
         "repo": repo,
         "number": record["number"],
@@ -134,6 +126,22 @@ def _from_github(record: Mapping[str, Any], repo: str | None) -> Issue:
         "is_pull_request": "pull_request" in record,
         "label_events": [e.__dict__ for e in events],
     })
+
+
+def label_events_from_github(events: Sequence[Mapping[str, Any]]) -> tuple[LabelEvent, ...]:
+    """The ``labeled``/``unlabeled`` events among GitHub issue events, oldest first."""
+    found = [
+        LabelEvent(
+            label=str((event.get("label") or {}).get("name")),
+            action=event["event"],
+            actor=(event.get("actor") or {}).get("login"),
+            actor_type=(event.get("actor") or {}).get("type"),
+            at=event.get("created_at"),
+        )
+        for event in events
+        if event.get("event") in ("labeled", "unlabeled")
+    ]
+    return tuple(sorted(found, key=lambda e: e.at or ""))
 
 
 def _read_nlbse(path: Path, repo: str | None) -> list[Issue]:

@@ -287,3 +287,12 @@ def test_load_split_and_latest_version_round_trip(tmp_path: Path) -> None:
         load_manifest(store, REPO, "000000000000")
     with pytest.raises(NotFoundError):
         load_split(store, REPO, "000000000000", "train")
+
+
+def test_renamed_label_keeps_its_training_data() -> None:
+    issues = corpus({"area-Net": 10, "area-Networking": 10, "area-IO": 20})
+    renamed = build_dataset(issues, DatasetSpec(aliases=(("area-Networking", "area-Net"),)))
+    assert "area-Networking" not in renamed.labels and "area-Net" in renamed.labels
+    plain = build_dataset(issues, DatasetSpec())
+    net = sum(row["labels"] == ["area-Net"] for row in all_rows(renamed))
+    assert net == sum(row["labels"] in (["area-Net"], ["area-Networking"]) for row in all_rows(plain))
