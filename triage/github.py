@@ -130,7 +130,8 @@ class GitHubClient:
                 self.requests_made += 1
                 status, raw_headers, text = self._github.requester.requestJson(
                     verb, path, parameters=dict(params or {}), headers=dict(headers or {}), input=body)
-            except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    ConnectionError) as exc:
                 self._backoff(attempt, f"{verb} {path}: connection error {exc.__class__.__name__}")
                 continue
             response = Response(status, {k.lower(): v for k, v in raw_headers.items()}, _parse(text))
