@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from .issues import Issue
 from .model import Classifier

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .github_api import GitHubApi
 
 CONFIG_PATH = ".github/issue-labeler.yml"
 _TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training"}
@@ -158,3 +159,8 @@ class _Validator:
         if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
             raise self.fail(where, "a 5-field cron expression such as '0 3 * * 0'", value)
         return value
+
+
+def load_repo_config(api: GitHubApi, repo: str) -> RepoConfig:
+    """Read and validate the repository's config file through the GitHub API (defaults if absent)."""
+    return parse_repo_config(api.get_file(repo, CONFIG_PATH), source=f"{repo}:{CONFIG_PATH}")
