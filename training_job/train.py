@@ -129,8 +129,10 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from triage.metrics import evaluate, indicator, pick_thresholds
     from triage.model import Classifier
 
-    if config.output.exists():
-        raise SystemExit(f"error: output folder {config.output} already exists; choose a new one")
+    # An existing empty folder is allowed: Azure ML mounts the job's output folder before it starts.
+    in_place = config.output.is_dir() and not any(config.output.iterdir())
+    if config.output.exists() and not in_place:
+        raise SystemExit(f"error: output folder {config.output} already exists and is not empty; choose a new one")
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -208,9 +210,12 @@ def run(config: TrainConfig) -> dict[str, Any]:
     bar.close()
     train_seconds = time.monotonic() - started
 
-    partial = config.output.with_name(config.output.name + f".partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    # Written next to the output and renamed into place; into a mounted output folder directly,
+    # where manifest.json, written last, marks the model complete.
+    partial = config.output if in_place else config.output.with_name(config.output.name + f".partial-{os.getpid()}")
+    if not in_place:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
     try:
         model.eval()
         export_onnx(model, partial / "model.onnx", config.max_tokens)
@@ -263,9 +268,14 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "code_version": code_version(),
         })
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        partial.rename(config.output)
+        if not in_place:
+            partial.rename(config.output)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        if in_place:
+            for child in partial.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        else:
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     return manifest
 

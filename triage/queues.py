@@ -19,10 +19,14 @@ LABEL_REQUESTS = "label-requests"
 
 
 class MessageQueue(Protocol):
-    """Where work is handed on."""
+    """Where work is handed on (Azure Queue Storage in the cloud, :class:`SqliteQueue` embedded)."""
 
-    def send(self, message: Mapping[str, Any]) -> None:
-        """Enqueue a JSON-serialisable message."""
+    def send(self, message: Mapping[str, Any], queue: str | None = None) -> None:
+        """Enqueue a JSON-serialisable message on this queue (or on the queue named ``queue``)."""
+        ...
+
+    def depth(self, queue: str | None = None) -> int:
+        """Approximate number of messages on this queue (or on ``queue``)."""
         ...
 
 

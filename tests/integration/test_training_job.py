@@ -99,10 +99,18 @@ def test_multi_label_mode(corefx_issues: list[Issue], tiny_encoder: Path, tmp_pa
     assert ((probs > 0) & (probs < 1)).all() and not np.allclose(probs.sum(axis=1), 1.0)
 
 
-def test_refuses_an_existing_output_folder(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+def test_refuses_a_non_empty_output_folder(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
-    with pytest.raises(SystemExit, match="already exists"):
+    (tmp_path / "m" / "old.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="not empty"):
         run(tiny_config(tiny_data, tmp_path / "m", tiny_encoder))
+    assert (tmp_path / "m" / "old.txt").read_text() == "keep me"
+
+
+def test_writes_into_an_empty_mounted_output_folder(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
+    (tmp_path / "mount").mkdir()  # as Azure ML prepares a job's output
+    run(tiny_config(tiny_data, tmp_path / "mount", tiny_encoder))
+    assert Classifier.from_dir(tmp_path / "mount").labels == sorted(AREAS)
 
 
 def test_arguments_are_validated() -> None:
