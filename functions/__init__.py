@@ -1,9 +1,11 @@
-"""Thin trigger adapters: decode the binding, call one core function, return.
-
-Scrape, webhook, labeler, training and model-created triggers arrive with the Azure
-Functions issue; this package registers what exists so far.
-"""
+"""Thin trigger adapters: decode the binding, call one core function (``triage.jobs``), return or raise."""
 
 from .health import bp as health
+from .labeler import bp as labeler
+from .models import bp as models
+from .scrape import bp as scrape
+from .status import bp as status
+from .training import bp as training
+from .webhook import bp as webhook
 
-BLUEPRINTS = [health]
+BLUEPRINTS = [health, webhook, labeler, scrape, training, models, status]

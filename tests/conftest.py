@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +44,16 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in TOKENIZER_FILES:
         shutil.copy(minilm_path() / name, folder / name)
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def app_functions() -> dict[str, Any]:
+    """The Function app's registered functions by name (``get_functions()`` may be called only once)."""
+    import function_app
+
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def user_function(name: str) -> Any:
+    """The Python function behind a registered function."""
+    return app_functions()[name].get_user_function()

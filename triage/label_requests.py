@@ -44,16 +44,21 @@ def _not_allowed(model: Classifier, config: RepoConfig) -> frozenset[str]:
     return frozenset(set(model.labels) - set(config.allow)) if config.allow else frozenset()
 
 
+def parse_request(message: Mapping[str, Any]) -> tuple[str, int]:
+    """(repo, number) of a label request; :class:`InputError` if malformed."""
+    try:
+        return check_repo(str(message["repo"])), int(message["number"])
+    except (KeyError, TypeError, ValueError, InputError) as exc:
+        raise InputError(f"malformed label request {dict(message)!r:.200}: {exc}") from exc
+
+
 def handle_label_request(message: Mapping[str, Any], api: GitHubApi, docs: DocumentStore, model: Classifier,
                          config: RepoConfig, bot_login: str, dry_run: bool) -> Decision:
     """Label one issue if the policy allows; idempotent, so a retried message changes nothing.
 
     Raises on GitHub or store failures so that the queue retries the message.
     """
-    try:
-        repo, number = check_repo(str(message["repo"])), int(message["number"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed label request {dict(message)!r:.200}: {exc}") from exc
+    repo, number = parse_request(message)
     item = api.get_issue(repo, number)
     issue = issue_from_github(item, repo, api.issue_events(repo, number))
     if issue.is_pull_request and not config.pull_requests:

@@ -22,6 +22,7 @@ _events = logging.getLogger(f"{LOGGER_NAME}.events")
 _counters: dict[str, Any] = {}
 _histograms: dict[str, Any] = {}
 _configured = False
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,8 +46,13 @@ def span(name: str, **attributes: Any) -> AbstractContextManager[Any]:
 
 
 def event(name: str, **attributes: Any) -> None:
-    """A custom event (for example ``LabelDecision``) with its properties."""
-    _events.info(name, extra={"microsoft.custom_event.name": name, **_clean(attributes)})
+    """A custom event (for example ``LabelDecision``) with its properties.
+
+    A property named like a standard ``logging.LogRecord`` field (``message``, ``name``…) gets
+    the prefix ``event_``, since logging refuses to overwrite those.
+    """
+    properties = {(f"event_{k}" if k in _RESERVED else k): v for k, v in _clean(attributes).items()}
+    _events.info(name, extra={"microsoft.custom_event.name": name, **properties})
 
 
 def count(name: str, value: int = 1, **attributes: Any) -> None:

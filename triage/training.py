@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ from .registry import upload_model
 from .stores import BlobStore, DocumentStore
 
 RUNS = "runs"
+_CHILDREN: dict[str, subprocess.Popen[bytes]] = {}  # reaped in status() so finished jobs leave no zombie
 TERMINAL = frozenset({"completed", "failed", "canceled"})
 
 
@@ -112,3 +113,71 @@ def train_local(blobs: BlobStore, docs: DocumentStore, repo: str, dataset_versio
                        "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        "seconds": manifest["training"]["seconds"]})
     return manifest
+
+
+class LocalProcessBackend:
+    """A :class:`TrainingBackend` that runs ``training_job`` as a child process of this machine.
+
+    Each job has a folder under ``workdir`` holding its log, its exit code and its output;
+    state survives across invocations of the app (the folder is the record). A completed
+    job's model is uploaded to the blob store once, which fires the "model created" event.
+    """
+
+    def __init__(self, blobs: BlobStore, docs: DocumentStore, workdir: Path) -> None:
+        self.blobs = blobs
+        self.docs = docs
+        self.workdir = workdir
+
+    def submit(self, request: JobRequest) -> str:
+        """Materialise the dataset and start the job; the job id is the model version."""
+        job = self.workdir / request.model_version
+        data = job / "data"
+        data.mkdir(parents=True, exist_ok=False)
+        for name in [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"]:
+            (data / name).write_bytes(self.blobs.get(f"datasets/{request.repo}/{request.dataset_version}/{name}"))
+        command = [sys.executable, "-m", "training_job.train", "--data", str(data), "--output", str(job / "model"),
+                   "--version", request.model_version, *request.arguments, "--no-progress"]
+        (job / "job.json").write_text(json.dumps({"repo": request.repo, "command": command}))
+        with open(job / "log.txt", "wb") as log:
+            # The shell records the exit code so that a later invocation can read it.
+            process = subprocess.Popen(["sh", "-c", '"$@"; echo $? > "$0"', str(job / "exit_code"), *command],
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        (job / "pid").write_text(str(process.pid))
+        _CHILDREN[request.model_version] = process
+        return request.model_version
+
+    def status(self, job_id: str) -> JobStatus:
+        """Running until the exit code is written; then completed (model uploaded) or failed."""
+        job = self.workdir / job_id
+        if job_id in _CHILDREN and _CHILDREN[job_id].poll() is not None:
+            del _CHILDREN[job_id]
+        if not job.is_dir():
+            return JobStatus("failed", f"unknown job {job_id}")
+        if (job / "canceled").exists():
+            return JobStatus("canceled")
+        exit_file = job / "exit_code"
+        if not exit_file.exists() or not exit_file.read_text().strip():
+            return JobStatus("running")
+        code = int(exit_file.read_text().strip())
+        if code != 0 or not (job / "model" / "manifest.json").is_file():
+            tail = (job / "log.txt").read_text(errors="replace")[-500:]
+            return JobStatus("failed", f"exit code {code}: {tail}")
+        if not (job / "uploaded").exists():
+            upload_model(self.blobs, self.docs, job / "model")
+            (job / "uploaded").touch()
+        return JobStatus("completed")
+
+    def cancel(self, job_id: str) -> None:
+        """Terminate the job's process group."""
+        job = self.workdir / job_id
+        (job / "canceled").touch()
+        try:
+            os.killpg(int((job / "pid").read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass  # already gone
+
+
+def next_poll(now: datetime, deadline: datetime, poll_seconds: float) -> datetime | None:
+    """When the orchestration should next check the job, or None if that would pass the deadline."""
+    fire_at = now + timedelta(seconds=poll_seconds)
+    return fire_at if fire_at <= deadline else None

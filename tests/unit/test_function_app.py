@@ -6,14 +6,7 @@ import json
 
 import azure.functions as func
 
-import function_app
-
-
-def registered(name: str):
-    for function in function_app.app.get_functions():
-        if function.get_function_name() == name:
-            return function.get_user_function()
-    raise AssertionError(f"function {name} is not registered")
+from tests.conftest import user_function as registered
 
 
 def test_health() -> None:

@@ -1,0 +1,48 @@
+"""Scraping: a timer and an HTTP trigger start one singleton orchestration per repository."""
+
+from __future__ import annotations
+
+import json
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from triage import jobs
+
+from ._runtime import services, start_singleton
+
+bp = df.Blueprint()
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=3)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%TRIAGE_SCRAPE_SCHEDULE%")
+@bp.durable_client_input(client_name="client")
+async def scrape_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """Start a scrape of every configured repository."""
+    for repo in services().repositories:
+        await start_singleton(client, "scrape_orchestrator", f"scrape:{repo}", repo)
+
+
+@bp.route(route="scrape/{owner}/{name}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def scrape_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start a scrape on demand; 202 with status links, or 409 if one is running."""
+    repo = f"{req.route_params['owner']}/{req.route_params['name']}"
+    instance = f"scrape:{repo}"
+    if not await start_singleton(client, "scrape_orchestrator", instance, repo):
+        return func.HttpResponse(json.dumps({"message": f"{instance} is already running"}), status_code=409,
+                                 mimetype="application/json")
+    return client.create_check_status_response(req, instance)
+
+
+@bp.orchestration_trigger(context_name="context")
+def scrape_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    """One scrape activity, retried; the activity checkpoints every page itself."""
+    result = yield context.call_activity_with_retry("scrape_activity", RETRY, context.get_input())
+    return result
+
+
+@bp.activity_trigger(input_name="repo")
+def scrape_activity(repo: str) -> dict:
+    """Scrape one repository."""
+    return jobs.scrape_repository(services(), repo)

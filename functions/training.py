@@ -1,0 +1,98 @@
+"""Training: started by a timer, by feedback (see webhook) or by HTTP; a Durable orchestration runs it.
+
+The orchestrator is deterministic: it only yields activities and durable timers. It builds the
+dataset, submits the job, then checks the job's status on a durable timer until the job ends
+or the deadline passes, in which case it cancels the job and reports it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from triage import jobs
+from triage.training import next_poll
+
+from ._runtime import services, start_singleton
+
+bp = df.Blueprint()
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=3)
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%TRIAGE_TRAIN_SCHEDULE%")
+@bp.durable_client_input(client_name="client")
+async def train_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """Retrain every configured repository on the schedule."""
+    s = services()
+    for repo in s.repositories:
+        await start_singleton(client, "training_orchestrator", f"train:{repo}", jobs.training_input(s, repo, "schedule"))
+
+
+@bp.route(route="train/{owner}/{name}", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def train_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start training on demand; 202 with status links, or 409 if a run is in progress."""
+    repo = f"{req.route_params['owner']}/{req.route_params['name']}"
+    instance = f"train:{repo}"
+    if not await start_singleton(client, "training_orchestrator", instance, jobs.training_input(services(), repo, "http")):
+        return func.HttpResponse(json.dumps({"message": f"{instance} is already running"}), status_code=409,
+                                 mimetype="application/json")
+    return client.create_check_status_response(req, instance)
+
+
+@bp.orchestration_trigger(context_name="context")
+def training_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    """build dataset → submit → (durable timer → status)* → record; cancel at the deadline."""
+    request = context.get_input()
+    repo = request["repo"]
+    dataset = yield context.call_activity_with_retry("build_dataset_activity", RETRY, repo)
+    job = yield context.call_activity_with_retry("submit_training_activity", RETRY, {
+        "repo": repo, "dataset_version": dataset, "now": context.current_utc_datetime.isoformat()})
+    deadline = context.current_utc_datetime + timedelta(minutes=request["deadline_minutes"])
+    while True:
+        fire_at = next_poll(context.current_utc_datetime, deadline, request["poll_seconds"])
+        if fire_at is None:
+            yield context.call_activity_with_retry("cancel_training_activity", RETRY, job["job_id"])
+            state = {"state": "canceled", "detail": f"deadline of {request['deadline_minutes']} minutes passed"}
+            break
+        yield context.create_timer(fire_at)
+        state = yield context.call_activity_with_retry("training_status_activity", RETRY, job["job_id"])
+        if state["done"]:
+            break
+    yield context.call_activity_with_retry("record_training_activity", RETRY, {
+        "repo": repo, "model_version": job["model_version"], "state": state["state"], "detail": state["detail"]})
+    return {"repo": repo, "dataset_version": dataset, "model_version": job["model_version"], "state": state["state"]}
+
+
+@bp.activity_trigger(input_name="repo")
+def build_dataset_activity(repo: str) -> str:
+    """Build the dataset from the stored issues."""
+    return jobs.build_training_dataset(services(), repo)
+
+
+@bp.activity_trigger(input_name="request")
+def submit_training_activity(request: dict) -> dict:
+    """Submit the training job."""
+    return jobs.submit_training(services(), request["repo"], request["dataset_version"],
+                                datetime.fromisoformat(request["now"]))
+
+
+@bp.activity_trigger(input_name="jobId")
+def training_status_activity(jobId: str) -> dict:  # noqa: N803 - binding names are camelCase by convention
+    """The job's state."""
+    return jobs.training_status(services(), jobId)
+
+
+@bp.activity_trigger(input_name="jobId")
+def cancel_training_activity(jobId: str) -> None:  # noqa: N803
+    """Cancel the job."""
+    jobs.cancel_training(services(), jobId)
+
+
+@bp.activity_trigger(input_name="result")
+def record_training_activity(result: dict) -> dict:
+    """Record how the run ended."""
+    return jobs.record_training(services(), result["repo"], result["model_version"], result["state"], result["detail"])
