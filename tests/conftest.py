@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.emulators.fixtures import azurite, cosmos  # noqa: F401  (session-scoped Azure emulators)
 from triage.issues import Issue
 from triage.sources import read_issues
 

@@ -51,10 +51,10 @@ def upload_model(blobs: BlobStore, docs: DocumentStore, folder: Path) -> dict[st
 def read_pointer(blobs: BlobStore, repo: str) -> tuple[dict[str, Any] | None, str | None]:
     """The current-model pointer and its ETag, or (None, None) before the first promotion."""
     try:
-        data = blobs.get(pointer_name(repo))
+        data, etag = blobs.get_with_etag(pointer_name(repo))
     except NotFoundError:
         return None, None
-    return json.loads(data), blobs.etag(pointer_name(repo))
+    return json.loads(data), etag
 
 
 def current_version(blobs: BlobStore, repo: str) -> str:

@@ -38,6 +38,10 @@ class BlobStore(Protocol):
         """Read a blob; raise :class:`NotFoundError` if absent."""
         ...
 
+    def get_with_etag(self, name: str) -> tuple[bytes, str]:
+        """A blob's content and the ETag of that content, read together; :class:`NotFoundError` if absent."""
+        ...
+
     def etag(self, name: str) -> str | None:
         """The blob's current ETag, or None if it does not exist."""
         ...
@@ -132,6 +136,10 @@ class LocalBlobStore:
             return self._path(name).read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             raise NotFoundError(f"blob {name} not found in {self.root}") from None
+
+    def get_with_etag(self, name: str) -> tuple[bytes, str]:
+        data = self.get(name)
+        return data, _etag_of(data)
 
     def etag(self, name: str) -> str | None:
         try:
