@@ -97,9 +97,11 @@ def _documents(env: Mapping[str, str], settings: Settings) -> DocumentStore:
         return SqliteDocumentStore(settings.database)
     from .azure_stores import CosmosDocumentStore
 
+    # Emulators advertise addresses they do not serve: TRIAGE_COSMOS_ENDPOINT_DISCOVERY=false for them.
+    discovery = env.get("TRIAGE_COSMOS_ENDPOINT_DISCOVERY", "true").lower() != "false"
     if conn:
-        return CosmosDocumentStore.from_connection_string(conn, DATABASE)
-    return CosmosDocumentStore.from_endpoint(str(endpoint), DATABASE)
+        return CosmosDocumentStore.from_connection_string(conn, DATABASE, enable_endpoint_discovery=discovery)
+    return CosmosDocumentStore.from_endpoint(str(endpoint), DATABASE, enable_endpoint_discovery=discovery)
 
 
 def _trainer(env: Mapping[str, str], settings: Settings, blobs: BlobStore, docs: DocumentStore) -> TrainingBackend:

@@ -6,7 +6,6 @@ its boundary (it talks to the Functions host, which cannot run here).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -15,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import azure.durable_functions as df
 import azure.functions as func
 import pytest
 
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
+from tests.durable_double import FakeDurableClient, call_with_client
 
 SECRET = "s3cret"
 
@@ -33,31 +32,6 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     _runtime.services.cache_clear()
     yield tmp_path
     _runtime.services.cache_clear()
-
-
-class FakeDurableClient:
-    """Stands in for DurableOrchestrationClient; records what the trigger started."""
-
-    def __init__(self, running: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        self.running = set(running)
-        self.started: list[tuple[str, str | None, Any]] = []
-
-    async def get_status(self, instance_id: str) -> Any:
-        if instance_id in self.running:
-            return type("Status", (), {"runtime_status": df.OrchestrationRuntimeStatus.Running})()
-        return type("Status", (), {"runtime_status": None})()
-
-    async def start_new(self, name: str, instance_id: str | None = None, payload: Any = None) -> str:
-        self.started.append((name, instance_id, payload))
-        return instance_id or "generated"
-
-    def create_check_status_response(self, req: func.HttpRequest, instance_id: str) -> func.HttpResponse:
-        return func.HttpResponse(json.dumps({"id": instance_id}), status_code=202)
-
-
-def call_with_client(name: str, client: FakeDurableClient, **kwargs: Any) -> Any:
-    inner = user_function(name).__wrapped__  # below the Durable client middleware
-    return asyncio.run(inner(client=client, **kwargs))
 
 
 def webhook_request(payload: dict[str, Any], delivery: str, secret: str = SECRET) -> func.HttpRequest:
