@@ -13,8 +13,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 

@@ -197,7 +197,10 @@ def test_conda_file_mirrors_the_training_requirements() -> None:
 
 @SDK_DEPRECATIONS
 def test_amlignore_keeps_the_snapshot_small(tmp_path: Path) -> None:
-    from azure.ai.ml._utils._asset_utils import get_ignore_file, get_upload_files_from_folder
+    from azure.ai.ml._utils._asset_utils import (
+        get_ignore_file,
+        get_upload_files_from_folder,
+    )
 
     files = ["triage/azure_ml.py", "training_job/train.py", "training_job/environment/conda.yml",
              "function_app.py", "pyproject.toml",

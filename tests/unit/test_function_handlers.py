@@ -111,7 +111,7 @@ def test_every_binding_names_a_defined_setting() -> None:
     values = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
     host = json.loads((ROOT / "host.json").read_text())
     named: set[str] = set(re.findall(r"%(\w+)%", json.dumps(host)))
-    for name, function in app_functions().items():
+    for function in app_functions().values():
         for binding in json.loads(function.get_function_json())["bindings"]:
             if binding.get("connection"):
                 named.add(binding["connection"])
