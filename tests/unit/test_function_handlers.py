@@ -20,6 +20,7 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
+from triage.errors import InputError
 
 SECRET = "s3cret"
 
@@ -85,9 +86,9 @@ def test_http_starters_answer_202_or_409(env: Path) -> None:
 
 
 def test_labeler_raises_on_a_bad_message_so_the_host_retries(env: Path) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         user_function("label_issue")(func.QueueMessage(body=b"not json"))
-    with pytest.raises(Exception, match="owner/name"):
+    with pytest.raises(InputError, match="owner/name"):
         user_function("label_issue")(func.QueueMessage(body=json.dumps({"repo": "nope", "number": 1}).encode()))
 
 
