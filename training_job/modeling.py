@@ -46,3 +46,12 @@ def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:
             dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}), dynamo=True, verbose=False,
         )
         program.save(str(path))
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the linear layers' weights (activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the quantiser's notices about pre-processing are advisory
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)

@@ -30,6 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+MAX_INT8_LOSS = 0.005  # half a point of macro-F1
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -125,7 +127,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from training_job.modeling import IssueClassifier, export_onnx
+    from training_job.modeling import IssueClassifier, export_onnx, quantize_int8
     from triage.metrics import evaluate, indicator, pick_thresholds
     from triage.model import Classifier
 
@@ -237,10 +239,16 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "boilerplate": dataset.get("boilerplate", []),
             "thresholds": {"per_label": {label: 1.0 for label in labels}},
         }
-        served = Classifier(str(partial / "model.onnx"), (partial / "tokenizer.json").read_text(), manifest)
-        probs = {name: served.predict_proba([r["text"] for r in splits[name]])
-                 for name in ("validation", "test")}
+        quantize_int8(partial / "model.onnx", partial / "model.int8.onnx")
+        tokenizer_json = (partial / "tokenizer.json").read_text()
         truth = {name: indicator([r["labels"] for r in splits[name]], labels) for name in ("validation", "test")}
+        candidates = {}
+        for file in ("model.onnx", "model.int8.onnx"):
+            served = Classifier(str(partial / file), tokenizer_json, manifest)
+            candidates[file] = {name: served.predict_proba([r["text"] for r in splits[name]])
+                                for name in ("validation", "test")}
+        serving = _choose_serving_file(candidates, truth, labels, single)
+        probs = candidates[serving["file"]]
         thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
@@ -248,6 +256,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             result.pop("curve")
             metrics[name] = result
         manifest.update({
+            "serving": serving,
             "thresholds": thresholds,
             "metrics": metrics,
             "training": {
@@ -263,7 +272,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
                 "stopped_by_budget": stopped_by_budget,
                 "train_size": len(train_rows),
             },
-            "files": {name: _sha256(partial / name) for name in ("model.onnx", "tokenizer.json")},
+            "files": {name: _sha256(partial / name) for name in ("model.onnx", "model.int8.onnx", "tokenizer.json")},
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": code_version(),
         })
@@ -278,6 +287,18 @@ def run(config: TrainConfig) -> dict[str, Any]:
             shutil.rmtree(partial, ignore_errors=True)
         raise
     return manifest
+
+
+def _choose_serving_file(candidates: dict[str, dict[str, np.ndarray]], truth: dict[str, np.ndarray],
+                         labels: list[str], single: bool) -> dict[str, Any]:
+    """Serve the int8 model only if it loses at most MAX_INT8_LOSS macro-F1 on validation data."""
+    from triage.metrics import predict, report
+
+    f1 = {file: {name: report(truth[name], predict(p, None, single), labels)["macro_f1"] for name, p in split.items()}
+          for file, split in candidates.items()}
+    delta = {name: round(f1["model.onnx"][name] - f1["model.int8.onnx"][name], 4) for name in truth}
+    file = "model.int8.onnx" if delta["validation"] <= MAX_INT8_LOSS else "model.onnx"
+    return {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS}
 
 
 def _amp_dtype(torch: Any, device: Any, precision: str) -> Any:

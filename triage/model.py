@@ -49,7 +49,7 @@ class Classifier:
         if missing:
             raise NotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
         manifest = json.loads((path / "manifest.json").read_text())
-        return cls(str(path / "model.onnx"), (path / "tokenizer.json").read_text(), manifest, threads)
+        return cls(str(path / serving_file(manifest)), (path / "tokenizer.json").read_text(), manifest, threads)
 
     @classmethod
     def from_store(cls, store: BlobStore, prefix: str, threads: int = 0) -> Classifier:
@@ -59,7 +59,8 @@ class Classifier:
             return cls.from_dir(local, threads)
         try:
             manifest = json.loads(store.get(f"{prefix}/manifest.json"))
-            return cls(store.get(f"{prefix}/model.onnx"), store.get(f"{prefix}/tokenizer.json").decode(), manifest, threads)
+            return cls(store.get(f"{prefix}/{serving_file(manifest)}"), store.get(f"{prefix}/tokenizer.json").decode(),
+                       manifest, threads)
         except NotFoundError as exc:
             raise NotFoundError(f"model {prefix} is incomplete or missing: {exc}") from exc
 
@@ -90,6 +91,11 @@ class Classifier:
         probs = self.predict_proba([self.text(title, body)])[0]
         order = np.argsort(-probs)
         return {self.labels[j]: float(probs[j]) for j in order}
+
+
+def serving_file(manifest: Mapping[str, Any]) -> str:
+    """The ONNX file to serve: int8 when training found it as good as fp32, else fp32."""
+    return str(manifest.get("serving", {}).get("file", "model.onnx"))
 
 
 def _activate(logits: np.ndarray, single_label: bool) -> np.ndarray:

@@ -63,6 +63,10 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     assert set(manifest["metrics"]) == {"validation", "test"}
     assert set(manifest["thresholds"]["per_label"]) == set(AREAS)
     assert manifest["training"]["steps"] == manifest["training"]["planned_steps"] > 0
+    assert (folder / "model.int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size
+    serving = manifest["serving"]
+    assert serving["file"] in ("model.onnx", "model.int8.onnx") and set(serving["int8_macro_f1_delta"]) == {"validation", "test"}
+    assert (serving["file"] == "model.int8.onnx") == (serving["int8_macro_f1_delta"]["validation"] <= 0.005)
     model = Classifier.from_dir(folder)
     probs = model.predict_proba(["HttpClient times out on Linux", "File.Move fails on network share"])
     assert probs.shape == (2, 3)

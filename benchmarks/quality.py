@@ -1,0 +1,175 @@
+"""Model quality on real data, with the same training path as the product (``training_job``).
+
+    python -m benchmarks.quality nlbse --train PATH [--test PATH] [--json out/bench.json]
+    python -m benchmarks.quality area  --train PATH [--test PATH] [--json out/bench.json]
+
+``nlbse``: the NLBSE'24 issue report classification task (bug/feature/question), one model per
+repository trained on that repository's rows only; macro-F1 per repository and their mean
+("cross-repo F1"). Without ``--test``, each repository's rows are split deterministically
+(stratified, 20 % held out: fold 0 of 5) for development; such numbers are not comparable with
+results on the official test split.
+
+``area``: many-label area labeling on JSON Lines issues (the corefx format); a time split
+(newest 15 % as test) unless ``--test`` is given. Reports accuracy, macro-F1, and the coverage
+reached at the thresholds picked for the target precision on validation data, with the
+precision actually reached on the test issues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmarks.common import machine, table, write_json
+from triage.cleaning import issue_text, learn_boilerplate
+from triage.dataset import DatasetSpec, build_dataset
+from triage.issues import Issue
+from triage.sources import read_issues
+from training_job.train import TrainConfig, run
+
+
+def _rank(seed: int, number: int) -> str:
+    return hashlib.sha256(f"{seed}:{number}".encode()).hexdigest()
+
+
+def stratified_holdout(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:
+    """Hold out ``fraction`` of each label's rows, chosen by a seeded hash (deterministic)."""
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_label[row["labels"][0]].append(row)
+    held: set[int] = set()
+    for group in by_label.values():
+        ranked = sorted(group, key=lambda r: _rank(seed, r["number"]))
+        held.update(r["number"] for r in ranked[: round(len(group) * fraction)])
+    return [r for r in rows if r["number"] not in held], [r for r in rows if r["number"] in held]
+
+
+def _rows(issues: Sequence[Issue]) -> tuple[list[dict[str, Any]], list[str]]:
+    boilerplate = learn_boilerplate(i.body for i in issues)
+    return [{"number": i.number, "text": issue_text(i.title, i.body, boilerplate), "labels": list(i.labels),
+             "created_at": i.created_at} for i in issues if i.labels], sorted(boilerplate)
+
+
+def train_and_score(train: list[dict[str, Any]], test: list[dict[str, Any]], repo: str, config: TrainConfig,
+                    boilerplate: list[str], seed: int) -> dict[str, Any]:
+    """Train on ``train`` (15 % of it held out for thresholds) and evaluate on ``test``."""
+    fit, validation = stratified_holdout(train, 0.15, seed + 1)
+    labels = sorted({label for r in train for label in r["labels"]})
+    mode = "single" if all(len(r["labels"]) == 1 for r in train + test) else "multi"
+    test = [{**r, "labels": [label for label in r["labels"] if label in labels]} for r in test]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        for name, rows in (("train", fit), ("validation", validation), ("test", test)):
+            (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (data / "manifest.json").write_text(json.dumps({"version": "bench", "repo": repo, "mode": mode, "labels": labels,
+                                                        "boilerplate": boilerplate}))
+        started = time.monotonic()
+        manifest = run(replace(config, data=data, output=Path(tmp) / "model"))
+        seconds = time.monotonic() - started
+    metrics = manifest["metrics"]["test"]
+    return {"raw": metrics["raw"], "at_thresholds": metrics["at_thresholds"], "seconds": seconds,
+            "train_seconds": manifest["training"]["seconds"], "served_file": manifest["serving"]["file"],
+            "int8_f1_delta": manifest["serving"]["int8_macro_f1_delta"]["test"]}
+
+
+def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """Per-repository models on the NLBSE'24 task."""
+    train_issues = read_issues(args.train, "nlbse")
+    test_issues = read_issues(args.test, "nlbse") if args.test else None
+    per_repo: dict[str, float] = {}
+    per_class: dict[str, list[float]] = defaultdict(list)
+    seconds = 0.0
+    details = {}
+    for repo in sorted({i.repo for i in train_issues}):
+        rows, boilerplate = _rows([i for i in train_issues if i.repo == repo])
+        if test_issues is None:
+            train, test = stratified_holdout(rows, 0.2, args.seed)
+        else:
+            train, (test, _) = rows, _rows([i for i in test_issues if i.repo == repo])
+        result = train_and_score(train, test, repo, config, boilerplate, args.seed)
+        per_repo[repo] = result["raw"]["macro_f1"]
+        for label, m in result["raw"]["per_label"].items():
+            per_class[label].append(m["f1"])
+        seconds += result["train_seconds"]
+        details[repo] = {"macro_f1": per_repo[repo], "train_seconds": result["train_seconds"],
+                         "total_seconds": result["seconds"], "test_issues": result["raw"]["n"]}
+        print(f"{repo}: macro-F1 {per_repo[repo]:.3f} ({result['raw']['n']} test issues, "
+              f"{result['train_seconds']:.0f} s training)", flush=True)
+    return {
+        "split": "official test" if args.test else "development (stratified 20% per repository, fold 0 of 5)",
+        "cross_repo_f1": sum(per_repo.values()) / len(per_repo),
+        "per_repo": per_repo,
+        "per_class_f1": {label: sum(v) / len(v) for label, v in sorted(per_class.items())},
+        "train_seconds": seconds,
+        "details": details,
+    }
+
+
+def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """Many-label area labeling with a time split."""
+    issues = read_issues(args.train)
+    if args.test:
+        rows, boilerplate = _rows(issues)
+        test, _ = _rows(read_issues(args.test))
+        train = rows
+        repo = issues[0].repo
+    else:
+        dataset = build_dataset(issues, DatasetSpec(seed=args.seed))
+        train = dataset.splits["train"] + dataset.splits["validation"]
+        test, boilerplate, repo = dataset.splits["test"], dataset.boilerplate, dataset.repo
+    result = train_and_score(train, test, repo, config, boilerplate, args.seed)
+    at = result["at_thresholds"]
+    return {
+        "split": "given test file" if args.test else "time split (newest 15% as test)",
+        "accuracy": result["raw"]["accuracy"], "macro_f1": result["raw"]["macro_f1"],
+        "coverage_at_target": at["coverage"], "precision_at_target": at["precision_when_labeled"],
+        "target_precision": config.target_precision, "train_seconds": result["train_seconds"],
+        "test_issues": result["raw"]["n"], "served_file": result["served_file"],
+        "int8_f1_delta": result["int8_f1_delta"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=("nlbse", "area"))
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--test", type=Path)
+    parser.add_argument("--json", help="merge the results into this JSON file under the task's key")
+    parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
+    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    for path in (args.train, args.test):
+        if path is not None and not path.is_file():
+            parser.error(f"{path} does not exist")
+    config = TrainConfig(data=Path("."), output=Path("."), base_model=args.base_model, epochs=args.epochs,
+                         max_tokens=args.max_tokens, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         seed=args.seed, device=args.device, progress=False, version="bench")
+    result = (nlbse if args.task == "nlbse" else area)(args, config)
+    result["machine"] = machine()
+    result["config"] = {"base_model": args.base_model or "all-MiniLM-L6-v2 (bundled)", "epochs": args.epochs,
+                        "max_tokens": args.max_tokens, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    keys = [k for k, v in result.items() if isinstance(v, (int, float))]
+    print(table([[k, result[k]] for k in keys], ["measure", "value"]))
+    if args.task == "nlbse":
+        print(table([[k, v] for k, v in result["per_class_f1"].items()], ["class", "F1 (mean over repositories)"]))
+    write_json(args.json, args.task, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

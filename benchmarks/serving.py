@@ -1,0 +1,110 @@
+"""Serving speed and footprint of a trained model on the labeler's path (ONNX Runtime + tokenizers).
+
+    python -m benchmarks.serving --model DIR [--issues data/corefx-area/issues.jsonl] [--json out/bench.json]
+
+Measures single-issue latency on 1 thread (p50/p95/p99) over real issue texts, batch throughput
+on all cores, cold start in a fresh process (import, load, first prediction), peak RSS of that
+process, and the macro-F1 difference between the fp32 and int8 ONNX models on the model's
+test split (when the model folder sits in a store beside its dataset) or on the issues file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import machine, table, write_json
+from triage.metrics import indicator, predict, report
+from triage.model import Classifier
+from triage.sources import read_issues
+
+# VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would report the parent's peak.
+COLD = """
+import json, sys, time
+started = time.perf_counter()
+from triage.model import Classifier
+model = Classifier.from_dir(sys.argv[1], threads=1)
+model.scores("HttpClient throws on redirect", "Repro: call GetAsync on a URL that redirects to https.")
+elapsed = time.perf_counter() - started
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"cold_start_s": elapsed, "peak_rss_mb": int(hwm.split()[1]) / 1024}))
+"""
+
+
+def _test_rows(model_dir: Path, issues_path: Path, model: Classifier) -> list[dict[str, Any]]:
+    """The model's frozen test split if the store is beside it, else the newest 200 issues of the file."""
+    store_root = model_dir.parents[3] if len(model_dir.parents) > 3 else None
+    version = model.manifest.get("dataset_version")
+    if store_root is not None:
+        split = store_root / "datasets" / model.manifest["repo"] / str(version) / "test.jsonl"
+        if split.is_file():
+            return [json.loads(line) for line in split.read_text().splitlines() if line]
+    issues = sorted(read_issues(issues_path), key=lambda i: i.sort_key)[-200:]
+    return [{"text": model.text(i.title, i.body), "labels": list(i.labels)} for i in issues]
+
+
+def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str, Any]:
+    """All serving measurements for one model folder."""
+    one = Classifier.from_dir(model_dir, threads=1)
+    issues = read_issues(issues_path)
+    texts = [one.text(i.title, i.body) for i in issues]
+    lengths = [len(one._tokenizer.encode(t).ids) for t in texts[:500]]
+    one.predict_proba(texts[:5])  # warm up
+    latencies = []
+    for text in (texts * (repeats // len(texts) + 1))[:repeats]:
+        started = time.perf_counter()
+        one.predict_proba([text])
+        latencies.append((time.perf_counter() - started) * 1000)
+    batch = Classifier.from_dir(model_dir, threads=0)
+    sample = texts[:512]
+    started = time.perf_counter()
+    batch.predict_proba(sample, batch_size=32)
+    throughput = len(sample) / (time.perf_counter() - started)
+    cold = json.loads(subprocess.run([sys.executable, "-c", COLD, str(model_dir)], capture_output=True, text=True,
+                                     check=True).stdout)
+    rows = _test_rows(model_dir, issues_path, one)
+    f1 = {}
+    for file in ("model.onnx", "model.int8.onnx"):
+        if (model_dir / file).is_file():
+            served = Classifier(str(model_dir / file), (model_dir / "tokenizer.json").read_text(), one.manifest, 0)
+            probs = served.predict_proba([r["text"] for r in rows])
+            truth = indicator([r["labels"] for r in rows], served.labels)
+            f1[file] = report(truth, predict(probs, None, served.single_label), served.labels)["macro_f1"]
+    return {
+        "model": str(model_dir), "served_file": one.manifest.get("serving", {}).get("file", "model.onnx"),
+        "max_tokens": one.manifest["max_tokens"], "median_tokens": float(np.median(lengths)),
+        "p50_ms": float(np.percentile(latencies, 50)), "p95_ms": float(np.percentile(latencies, 95)),
+        "p99_ms": float(np.percentile(latencies, 99)), "throughput_per_s": throughput,
+        "cold_start_s": cold["cold_start_s"], "peak_rss_mb": cold["peak_rss_mb"],
+        "fp32_macro_f1": f1.get("model.onnx"), "int8_macro_f1": f1.get("model.int8.onnx"),
+        "int8_f1_delta": (f1["model.onnx"] - f1["model.int8.onnx"]) if len(f1) == 2 else None,
+        "test_issues": len(rows), "machine": machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="a model folder (the demo prints its path)")
+    parser.add_argument("--issues", type=Path, default=Path("data/corefx-area/issues.jsonl"))
+    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--json", help="merge the results into this JSON file under the key 'serving'")
+    args = parser.parse_args(argv)
+    result = measure(args.model, args.issues, args.repeats)
+    keys = ["served_file", "median_tokens", "p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "cold_start_s",
+            "peak_rss_mb", "fp32_macro_f1", "int8_macro_f1", "int8_f1_delta"]
+    print(table([[k, result[k]] for k in keys], ["measure", "value"]))
+    print(f"machine: {result['machine']}")
+    write_json(args.json, "serving", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
