@@ -245,10 +245,10 @@ def run(config: TrainConfig) -> dict[str, Any]:
         candidates = {}
         for file in ("model.onnx", "model.int8.onnx"):
             served = Classifier(str(partial / file), tokenizer_json, manifest)
-            candidates[file] = {name: served.predict_proba([r["text"] for r in splits[name]])
+            candidates[file] = {name: served.encoder_proba([r["text"] for r in splits[name]])
                                 for name in ("validation", "test")}
         serving = _choose_serving_file(candidates, truth, labels, single)
-        probs = candidates[serving["file"]]
+        probs, ensemble = _blend_lexical(candidates[serving["file"]], splits, truth, labels, single, partial)
         thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
@@ -257,6 +257,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             metrics[name] = result
         manifest.update({
             "serving": serving,
+            "ensemble": ensemble,
             "thresholds": thresholds,
             "metrics": metrics,
             "training": {
@@ -299,6 +300,39 @@ def _choose_serving_file(candidates: dict[str, dict[str, np.ndarray]], truth: di
     delta = {name: round(f1["model.onnx"][name] - f1["model.int8.onnx"][name], 4) for name in truth}
     file = "model.int8.onnx" if delta["validation"] <= MAX_INT8_LOSS else "model.onnx"
     return {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS}
+
+
+def _blend_lexical(encoder: dict[str, np.ndarray], splits: dict[str, list[dict[str, Any]]],
+                   truth: dict[str, np.ndarray], labels: list[str], single: bool,
+                   folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
+    """Blend the encoder with a lexical model when that raises macro-F1 on validation data.
+
+    The encoder's weight is picked from 0, 0.1, …, 1 on the validation split (ties favour the
+    encoder); with weight 1 no lexical model is kept.
+    """
+    from triage.metrics import indicator, predict, report
+    from training_job.lexical import fit_lexical, to_bytes
+
+    def lexical_input(row: dict[str, Any]) -> str:
+        return row.get("lexical") or row["text"]
+
+    train = splits["train"]
+    model = fit_lexical([lexical_input(r) for r in train], indicator([r["labels"] for r in train], labels),
+                        labels, single)
+    lexical = {name: model.predict_proba([lexical_input(r) for r in splits[name]]) for name in encoder}
+
+    def f1(weight: float) -> float:
+        blended = weight * encoder["validation"] + (1 - weight) * lexical["validation"]
+        return report(truth["validation"], predict(blended, None, single), labels)["macro_f1"]
+
+    scores = {round(w, 1): f1(w) for w in np.linspace(0, 1, 11)}
+    weight = max(scores, key=lambda w: (round(scores[w], 6), w))
+    if weight >= 1.0:
+        return encoder, None
+    (folder / "lexical.npz").write_bytes(to_bytes(model))
+    blended = {name: weight * encoder[name] + (1 - weight) * lexical[name] for name in encoder}
+    return blended, {"encoder_weight": weight, "lexical_file": "lexical.npz", "features": "tf-idf word 1-2-grams",
+                     "validation_macro_f1_by_weight": {str(w): round(s, 4) for w, s in scores.items()}}
 
 
 def _amp_dtype(torch: Any, device: Any, precision: str) -> Any:

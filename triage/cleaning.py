@@ -83,6 +83,17 @@ def issue_text(title: str, body: str, boilerplate: frozenset[str] = frozenset(),
     return (head + "\n\n" + rest).strip()[:max_chars]
 
 
+def lexical_text(title: str, body: str, max_chars: int = 20000) -> str:
+    """The lexical model's input: title and body with comments, URLs and noise tokens removed.
+
+    Unlike :func:`issue_text` it keeps code and stack traces: their identifiers (``HttpClient``,
+    ``System.IO``) are exactly what a bag-of-words model can use.
+    """
+    text = _HTML_COMMENT.sub(" ", f"{title or ''}\n{body or ''}")
+    text = _NOISE.sub(" ", _URL.sub(" ", _IMAGE.sub(" ", text)))
+    return _SPACES.sub(" ", text).strip()[:max_chars]
+
+
 def _trim_stack_traces(text: str) -> str:
     lines = text.splitlines()
     kept: list[str] = []

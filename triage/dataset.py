@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from .cleaning import issue_text, learn_boilerplate
+from .cleaning import issue_text, learn_boilerplate, lexical_text
 from .errors import EmptyDatasetError, InputError, NotFoundError, UnknownLabelError
 from .issues import Issue
 from .stores import BlobStore
@@ -106,7 +106,8 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
             dropped["duplicate"] += 1
             continue
         seen_texts.add(key)
-        rows.append((issue, {"number": issue.number, "text": text, "labels": labels, "created_at": issue.created_at}))
+        rows.append((issue, {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
+                             "labels": labels, "created_at": issue.created_at}))
 
     if frozen_test is not None:
         test = [row for issue, row in rows if issue.number in frozen_test]

@@ -16,8 +16,7 @@ def evaluate_model(model: Classifier, rows: Sequence[dict[str, Any]], progress: 
     Gold labels the model does not know count as misses. The result also holds the
     precision-vs-coverage curve and the confusion matrix over the model's labels.
     """
-    texts = [row["text"] for row in rows]
-    probs = _predict(model, texts, progress)
+    probs = _predict(model, rows, progress)
     truth = indicator([row["labels"] for row in rows], model.labels)
     result = evaluate(probs, truth, model.labels, model.thresholds, model.single_label)
     result["confusion"] = confusion(truth, probs).tolist()
@@ -26,10 +25,10 @@ def evaluate_model(model: Classifier, rows: Sequence[dict[str, Any]], progress: 
     return result
 
 
-def _predict(model: Classifier, texts: Sequence[str], progress: bool, batch: int = 32) -> np.ndarray:
+def _predict(model: Classifier, rows: Sequence[dict[str, Any]], progress: bool, batch: int = 32) -> np.ndarray:
     if not progress:
-        return model.predict_proba(texts)
+        return model.predict_rows(rows)
     from tqdm.auto import tqdm
 
-    parts = [model.predict_proba(texts[i:i + batch]) for i in tqdm(range(0, len(texts), batch), desc="evaluating", unit="batch")]
+    parts = [model.predict_rows(rows[i:i + batch]) for i in tqdm(range(0, len(rows), batch), desc="evaluating", unit="batch")]
     return np.concatenate(parts) if parts else np.zeros((0, len(model.labels)), dtype=np.float32)

@@ -50,8 +50,8 @@ def policy_for(model: Classifier, max_labels: int = 1, excluded: frozenset[str] 
 def label_issues(issues: Sequence[Issue], model: Classifier, policy: Policy, writer: LabelWriter,
                  docs: DocumentStore | None = None) -> list[Decision]:
     """Decide for each issue, add labels through ``writer`` and record each decision in ``docs``."""
-    texts = [model.text(issue.title, issue.body) for issue in issues]
-    probs = model.predict_proba(texts) if texts else []
+    inputs = [model.encode(issue.title, issue.body) for issue in issues]
+    probs = model.predict_rows(inputs) if inputs else []
     decisions = []
     for issue, row in zip(issues, probs):
         scores = dict(zip(model.labels, (float(p) for p in row)))

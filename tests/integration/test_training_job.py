@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 from training_job.train import TrainConfig, parse_args, run
 from triage.dataset import DatasetSpec, build_dataset
 from triage.issues import Issue
+from triage.lexical import LexicalModel
 from triage.model import Classifier
 
 AREAS = ("area-System.Net", "area-System.IO", "area-Infrastructure")
@@ -67,8 +68,16 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     serving = manifest["serving"]
     assert serving["file"] in ("model.onnx", "model.int8.onnx") and set(serving["int8_macro_f1_delta"]) == {"validation", "test"}
     assert (serving["file"] == "model.int8.onnx") == (serving["int8_macro_f1_delta"]["validation"] <= 0.005)
+    if manifest["ensemble"]:  # the lexical model is kept only when it helps on validation
+        assert (folder / "lexical.npz").is_file() and 0 <= manifest["ensemble"]["encoder_weight"] < 1
+        served = Classifier.from_dir(folder)
+        rows = [served.encode("HttpClient times out", "SocketsHttpHandler on Linux")]
+        w = manifest["ensemble"]["encoder_weight"]
+        lexical = LexicalModel.from_bytes((folder / "lexical.npz").read_bytes()).predict_proba([rows[0]["lexical"]])
+        np.testing.assert_allclose(served.predict_rows(rows), w * served.encoder_proba([rows[0]["text"]]) + (1 - w) * lexical,
+                                   rtol=1e-5)
     model = Classifier.from_dir(folder)
-    probs = model.predict_proba(["HttpClient times out on Linux", "File.Move fails on network share"])
+    probs = model.encoder_proba(["HttpClient times out on Linux", "File.Move fails on network share"])
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert not list(tmp_path.glob("*.partial-*")), "no partial folder may be left behind"
@@ -79,7 +88,7 @@ def test_same_seed_gives_the_same_model(tiny_data: Path, tiny_encoder: Path, tmp
     probs = []
     for name in ("a", "b"):
         run(tiny_config(tiny_data, tmp_path / name, tiny_encoder, seed=7))
-        probs.append(Classifier.from_dir(tmp_path / name).predict_proba(texts))
+        probs.append(Classifier.from_dir(tmp_path / name).encoder_proba(texts))
     np.testing.assert_array_equal(probs[0], probs[1])
 
 
@@ -98,7 +107,7 @@ def test_multi_label_mode(corefx_issues: list[Issue], tiny_encoder: Path, tmp_pa
     assert manifest["mode"] == "multi"
     run(tiny_config(tmp_path / "ds", tmp_path / "m", tiny_encoder))
     model = Classifier.from_dir(tmp_path / "m")
-    probs = model.predict_proba(["one", "two"])
+    probs = model.encoder_proba(["one", "two"])
     assert model.single_label is False
     assert ((probs > 0) & (probs < 1)).all() and not np.allclose(probs.sum(axis=1), 1.0)
 

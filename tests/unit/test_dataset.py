@@ -96,7 +96,7 @@ def test_examples_have_cleaned_text_and_metadata() -> None:
     ds = build_dataset([issue] + corpus(LABELS3, start=2), DatasetSpec())
     row = next(r for r in all_rows(ds) if r["number"] == 1)
     assert row == {"number": 1, "text": "HttpClient hangs\n\nIt hangs forever", "labels": ["area-Net"],
-                   "created_at": issue.created_at}
+                   "lexical": "HttpClient hangs\nIt hangs forever", "created_at": issue.created_at}
     assert ds.repo == REPO and ds.mode == "single"
 
 

@@ -36,10 +36,10 @@ class FakeClassifier:
         self.manifest: dict[str, Any] = {"version": version, "dataset_version": "ds1"}
         self.correct = correct
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        probs = np.full((len(texts), 3), 0.1, dtype=np.float32)
-        for i, text in enumerate(texts):
-            n = int(text.split()[1])
+    def predict_rows(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        probs = np.full((len(rows), 3), 0.1, dtype=np.float32)
+        for i, row in enumerate(rows):
+            n = int(row["text"].split()[1])
             probs[i, (n % 3) if n < self.correct else (n + 1) % 3] = 0.8
         return probs
 
