@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -45,10 +44,7 @@ class Context:
 
     def spec(self) -> DatasetSpec:
         """The dataset spec from the settings."""
-        s = self.settings
-        return DatasetSpec(allow_labels=s.allow_labels, deny_labels=s.deny_labels, min_examples=s.min_examples,
-                           test_fraction=s.test_fraction, validation_fraction=s.validation_fraction, seed=s.seed,
-                           bot_login=s.bot_login)
+        return DatasetSpec.from_settings(self.settings)
 
     def model(self, repo: str, version: str | None = None) -> Classifier:
         """A stored model: ``version`` or the current one."""
@@ -76,7 +72,7 @@ def cmd_scrape(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
 def cmd_dataset(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     """Build and store a dataset version from the stored issues."""
     issues = stored_issues(ctx.docs, args.repo)
-    spec = dataclasses.replace(ctx.spec(), aliases=tuple(sorted(label_aliases(ctx.docs, args.repo).items())))
+    spec = DatasetSpec.from_settings(ctx.settings, label_aliases(ctx.docs, args.repo))
     dataset = build_dataset(issues, spec, frozen_test_numbers(ctx.blobs, args.repo))
     manifest = save_dataset(ctx.blobs, dataset)
     return {k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}

@@ -15,9 +15,10 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .cleaning import issue_text, learn_boilerplate, lexical_text
+from .config import Settings
 from .errors import EmptyDatasetError, InputError, NotFoundError, UnknownLabelError
 from .issues import Issue
 from .stores import BlobStore
@@ -38,6 +39,14 @@ class DatasetSpec:
     bot_login: str | None = None
     include_pull_requests: bool = False
     aliases: tuple[tuple[str, str], ...] = ()  # (old, new) label renames: old labels count as new ones
+
+    @classmethod
+    def from_settings(cls, settings: Settings, aliases: Mapping[str, str] | None = None) -> DatasetSpec:
+        """The spec the settings describe, with label renames (old → new)."""
+        return cls(allow_labels=settings.allow_labels, deny_labels=settings.deny_labels,
+                   min_examples=settings.min_examples, test_fraction=settings.test_fraction,
+                   validation_fraction=settings.validation_fraction, seed=settings.seed,
+                   bot_login=settings.bot_login, aliases=tuple(sorted((aliases or {}).items())))
 
 
 @dataclass

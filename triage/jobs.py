@@ -5,7 +5,6 @@ Function bodies in ``functions/`` decode their binding, call one of these, and r
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -14,7 +13,7 @@ from typing import Any, Mapping
 
 from . import telemetry
 from .bootstrap import Services
-from .dataset import build_dataset, frozen_test_numbers, save_dataset
+from .dataset import DatasetSpec, build_dataset, frozen_test_numbers, save_dataset
 from .errors import InputError, NotFoundError
 from .feedback import FEEDBACK
 from .ingest import ISSUES, stored_issues
@@ -117,18 +116,9 @@ def record_poison(s: Services, text: str) -> dict[str, Any]:
 
 def build_training_dataset(s: Services, repo: str) -> str:
     """Build and store a dataset from the stored issues; returns its version."""
-    spec = dataclasses.replace(_spec(s), aliases=tuple(sorted(label_aliases(s.docs, repo).items())))
+    spec = DatasetSpec.from_settings(s.settings, label_aliases(s.docs, repo))
     dataset = build_dataset(stored_issues(s.docs, repo), spec, frozen_test_numbers(s.blobs, repo))
     return str(save_dataset(s.blobs, dataset)["version"])
-
-
-def _spec(s: Services) -> Any:
-    from .dataset import DatasetSpec
-
-    c = s.settings
-    return DatasetSpec(allow_labels=c.allow_labels, deny_labels=c.deny_labels, min_examples=c.min_examples,
-                       test_fraction=c.test_fraction, validation_fraction=c.validation_fraction, seed=c.seed,
-                       bot_login=c.bot_login)
 
 
 def submit_training(s: Services, repo: str, dataset_version: str, now: datetime) -> dict[str, Any]:
