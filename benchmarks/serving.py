@@ -47,25 +47,25 @@ def _test_rows(model_dir: Path, issues_path: Path, model: Classifier) -> list[di
         if split.is_file():
             return [json.loads(line) for line in split.read_text().splitlines() if line]
     issues = sorted(read_issues(issues_path), key=lambda i: i.sort_key)[-200:]
-    return [{"text": model.text(i.title, i.body), "labels": list(i.labels)} for i in issues]
+    return [{**model.encode(i.title, i.body), "labels": list(i.labels)} for i in issues]
 
 
 def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str, Any]:
     """All serving measurements for one model folder."""
     one = Classifier.from_dir(model_dir, threads=1)
     issues = read_issues(issues_path)
-    texts = [one.text(i.title, i.body) for i in issues]
-    lengths = [len(one._tokenizer.encode(t).ids) for t in texts[:500]]
-    one.predict_proba(texts[:5])  # warm up
+    pairs = [(i.title, i.body) for i in issues]
+    lengths = [len(one._tokenizer.encode(one.encode(*p)["text"]).ids) for p in pairs[:500]]
+    one.scores(*pairs[0])  # warm up
     latencies = []
-    for text in (texts * (repeats // len(texts) + 1))[:repeats]:
+    for title, body in (pairs * (repeats // len(pairs) + 1))[:repeats]:
         started = time.perf_counter()
-        one.predict_proba([text])
+        one.scores(title, body)  # cleaning, tokenising, encoder, lexical model, blend: the labeler's path
         latencies.append((time.perf_counter() - started) * 1000)
     batch = Classifier.from_dir(model_dir, threads=0)
-    sample = texts[:512]
+    sample = [batch.encode(*p) for p in pairs[:512]]
     started = time.perf_counter()
-    batch.predict_proba(sample, batch_size=32)
+    batch.predict_rows(sample, batch_size=32)
     throughput = len(sample) / (time.perf_counter() - started)
     cold = json.loads(subprocess.run([sys.executable, "-c", COLD, str(model_dir)], capture_output=True, text=True,
                                      check=True).stdout)
@@ -73,8 +73,10 @@ def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str,
     f1 = {}
     for file in ("model.onnx", "model.int8.onnx"):
         if (model_dir / file).is_file():
-            served = Classifier(str(model_dir / file), (model_dir / "tokenizer.json").read_text(), one.manifest, 0)
-            probs = served.predict_proba([r["text"] for r in rows])
+            lexical = model_dir / "lexical.npz"
+            served = Classifier(str(model_dir / file), (model_dir / "tokenizer.json").read_text(), one.manifest, 0,
+                                lexical.read_bytes() if lexical.is_file() else None)
+            probs = served.predict_rows(rows)
             truth = indicator([r["labels"] for r in rows], served.labels)
             f1[file] = report(truth, predict(probs, None, served.single_label), served.labels)["macro_f1"]
     return {

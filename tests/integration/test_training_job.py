@@ -67,7 +67,7 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     assert (folder / "model.int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size
     serving = manifest["serving"]
     assert serving["file"] in ("model.onnx", "model.int8.onnx") and set(serving["int8_macro_f1_delta"]) == {"validation", "test"}
-    assert (serving["file"] == "model.int8.onnx") == (serving["int8_macro_f1_delta"]["validation"] <= 0.005)
+    assert (serving["file"] == "model.int8.onnx") == (max(serving["int8_macro_f1_delta"].values()) <= 0.005)
     if manifest["ensemble"]:  # the lexical model is kept only when it helps on validation
         assert (folder / "lexical.npz").is_file() and 0 <= manifest["ensemble"]["encoder_weight"] < 1
         served = Classifier.from_dir(folder)
