@@ -247,8 +247,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             served = Classifier(str(partial / file), tokenizer_json, manifest)
             candidates[file] = {name: served.encoder_proba([r["text"] for r in splits[name]])
                                 for name in ("validation", "test")}
-        serving = _choose_serving_file(candidates, truth, labels, single)
-        probs, ensemble = _blend_lexical(candidates[serving["file"]], splits, truth, labels, single, partial)
+        probs, serving, ensemble = _serve(candidates, splits, truth, labels, single, partial)
         thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
@@ -290,33 +289,16 @@ def run(config: TrainConfig) -> dict[str, Any]:
     return manifest
 
 
-def _choose_serving_file(candidates: dict[str, dict[str, np.ndarray]], truth: dict[str, np.ndarray],
-                         labels: list[str], single: bool) -> dict[str, Any]:
-    """Serve the int8 model only if it loses at most MAX_INT8_LOSS macro-F1 on validation and on test data.
-
-    The validation split alone is too small to tell (on corefx it once favoured int8 that then
-    lost 2.5 points on test); the test split is only a guard here: it can keep fp32, never pick
-    anything else.
-    """
+def _macro_f1(probs: np.ndarray, truth: np.ndarray, labels: list[str], single: bool) -> float:
     from triage.metrics import predict, report
 
-    f1 = {file: {name: report(truth[name], predict(p, None, single), labels)["macro_f1"] for name, p in split.items()}
-          for file, split in candidates.items()}
-    delta = {name: round(f1["model.onnx"][name] - f1["model.int8.onnx"][name], 4) for name in truth}
-    file = "model.int8.onnx" if max(delta.values()) <= MAX_INT8_LOSS else "model.onnx"
-    return {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS}
+    return float(report(truth, predict(probs, None, single), labels)["macro_f1"])
 
 
-def _blend_lexical(encoder: dict[str, np.ndarray], splits: dict[str, list[dict[str, Any]]],
-                   truth: dict[str, np.ndarray], labels: list[str], single: bool,
-                   folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
-    """Blend the encoder with a lexical model when that raises macro-F1 on validation data.
-
-    The encoder's weight is picked from 0, 0.1, …, 1 on the validation split (ties favour the
-    encoder); with weight 1 no lexical model is kept.
-    """
-    from triage.metrics import indicator, predict, report
-    from training_job.lexical import fit_lexical, to_bytes
+def _fit_lexical(splits: dict[str, list[dict[str, Any]]], labels: list[str], single: bool) -> tuple[Any, dict[str, np.ndarray]]:
+    """The lexical model trained on the train split, and its probabilities on validation and test."""
+    from training_job.lexical import fit_lexical
+    from triage.metrics import indicator
 
     def lexical_input(row: dict[str, Any]) -> str:
         return row.get("lexical") or row["text"]
@@ -324,20 +306,46 @@ def _blend_lexical(encoder: dict[str, np.ndarray], splits: dict[str, list[dict[s
     train = splits["train"]
     model = fit_lexical([lexical_input(r) for r in train], indicator([r["labels"] for r in train], labels),
                         labels, single)
-    lexical = {name: model.predict_proba([lexical_input(r) for r in splits[name]]) for name in encoder}
+    return model, {name: model.predict_proba([lexical_input(r) for r in splits[name]]) for name in ("validation", "test")}
 
-    def f1(weight: float) -> float:
-        blended = weight * encoder["validation"] + (1 - weight) * lexical["validation"]
-        return report(truth["validation"], predict(blended, None, single), labels)["macro_f1"]
 
-    scores = {round(w, 1): f1(w) for w in np.linspace(0, 1, 11)}
+def _blend(encoder: dict[str, np.ndarray], lexical: dict[str, np.ndarray], truth: dict[str, np.ndarray],
+           labels: list[str], single: bool) -> tuple[float, dict[str, np.ndarray], dict[str, float]]:
+    """The encoder's weight (0, 0.1, …, 1) that maximises validation macro-F1 (ties favour the encoder)."""
+    scores = {round(w, 1): _macro_f1(w * encoder["validation"] + (1 - w) * lexical["validation"], truth["validation"],
+                                     labels, single) for w in np.linspace(0, 1, 11)}
     weight = max(scores, key=lambda w: (round(scores[w], 6), w))
+    return weight, {name: weight * encoder[name] + (1 - weight) * lexical[name] for name in encoder}, scores
+
+
+def _serve(candidates: dict[str, dict[str, np.ndarray]], splits: dict[str, list[dict[str, Any]]],
+           truth: dict[str, np.ndarray], labels: list[str], single: bool,
+           folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any] | None]:
+    """Decide what is served: fp32 or int8 encoder, blended with the lexical model or not.
+
+    Each encoder file is blended with the lexical model (weight picked on validation); the
+    int8 file is served only if the served model loses at most MAX_INT8_LOSS macro-F1 on
+    validation **and** on test. Validation alone is too small to tell (on corefx it once
+    favoured an int8 model that lost 2.5 points on test); test is only a guard that can keep
+    fp32, never a way to pick anything else. Returns the served probabilities, the serving
+    record and the ensemble record (None when the encoder alone is best).
+    """
+    from training_job.lexical import to_bytes
+
+    lexical_model, lexical = _fit_lexical(splits, labels, single)
+    served = {file: _blend(encoder, lexical, truth, labels, single) for file, encoder in candidates.items()}
+    f1 = {file: {name: _macro_f1(probs[name], truth[name], labels, single) for name in probs}
+          for file, (_, probs, _) in served.items()}
+    delta = {name: round(f1["model.onnx"][name] - f1["model.int8.onnx"][name], 4) for name in truth}
+    file = "model.int8.onnx" if max(delta.values()) <= MAX_INT8_LOSS else "model.onnx"
+    weight, probs, scores = served[file]
+    serving = {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS}
     if weight >= 1.0:
-        return encoder, None
-    (folder / "lexical.npz").write_bytes(to_bytes(model))
-    blended = {name: weight * encoder[name] + (1 - weight) * lexical[name] for name in encoder}
-    return blended, {"encoder_weight": weight, "lexical_file": "lexical.npz", "features": "tf-idf word 1-2-grams",
-                     "validation_macro_f1_by_weight": {str(w): round(s, 4) for w, s in scores.items()}}
+        return candidates[file], serving, None
+    (folder / "lexical.npz").write_bytes(to_bytes(lexical_model))
+    ensemble = {"encoder_weight": weight, "lexical_file": "lexical.npz", "features": "tf-idf word 1-2-grams",
+                "validation_macro_f1_by_weight": {str(w): round(v, 4) for w, v in scores.items()}}
+    return probs, serving, ensemble
 
 
 def _amp_dtype(torch: Any, device: Any, precision: str) -> Any:
