@@ -36,7 +36,7 @@ def repo_policy(model: Classifier, config: RepoConfig, bot_login: str) -> Policy
     thresholds = {label: config.thresholds.get(label, config.default_threshold or model.thresholds[label])
                   for label in model.labels}
     return Policy(thresholds=thresholds, max_labels=config.max_labels,
-                  excluded=frozenset(config.exclude) & set(model.labels) | _not_allowed(model, config),
+                  excluded=(frozenset(config.exclude) & set(model.labels)) | _not_allowed(model, config),
                   bot_login=bot_login, single_label=model.single_label, exclusive=config.exclusive)
 
 
