@@ -87,6 +87,14 @@ def job_arguments(settings: Settings, data: Path, output: Path, version: str, pr
     return args
 
 
+def download_dataset(blobs: BlobStore, repo: str, dataset_version: str, folder: Path) -> Path:
+    """Copy a stored dataset (splits and manifest) into ``folder``, as the training job reads it."""
+    folder.mkdir(parents=True)
+    for name in [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"]:
+        (folder / name).write_bytes(blobs.get(f"datasets/{repo}/{dataset_version}/{name}"))
+    return folder
+
+
 def train_local(blobs: BlobStore, docs: DocumentStore, repo: str, dataset_version: str, settings: Settings,
                 progress: bool = True) -> dict[str, Any]:
     """Train a model on a stored dataset in a child process, upload it and return its manifest."""
@@ -98,10 +106,7 @@ def train_local(blobs: BlobStore, docs: DocumentStore, repo: str, dataset_versio
     with tempfile.TemporaryDirectory(prefix="triage-train-") as tmp:
         data = blobs.local_path(f"datasets/{repo}/{dataset_version}")
         if data is None or not data.is_dir():
-            data = Path(tmp) / "data"
-            data.mkdir()
-            for name in [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"]:
-                (data / name).write_bytes(blobs.get(f"datasets/{repo}/{dataset_version}/{name}"))
+            data = download_dataset(blobs, repo, dataset_version, Path(tmp) / "data")
         output = Path(tmp) / version
         command = [sys.executable, "-m", "training_job.train", *job_arguments(settings, data, output, version, progress)]
         completed = subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
@@ -131,10 +136,8 @@ class LocalProcessBackend:
     def submit(self, request: JobRequest) -> str:
         """Materialise the dataset and start the job; the job id is the model version."""
         job = self.workdir / request.model_version
-        data = job / "data"
-        data.mkdir(parents=True, exist_ok=False)
-        for name in [f"{s}.jsonl" for s in SPLITS] + ["manifest.json"]:
-            (data / name).write_bytes(self.blobs.get(f"datasets/{request.repo}/{request.dataset_version}/{name}"))
+        job.mkdir(parents=True, exist_ok=False)
+        data = download_dataset(self.blobs, request.repo, request.dataset_version, job / "data")
         command = [sys.executable, "-m", "training_job.train", "--data", str(data), "--output", str(job / "model"),
                    "--version", request.model_version, *request.arguments, "--no-progress"]
         (job / "job.json").write_text(json.dumps({"repo": request.repo, "command": command}))
