@@ -25,7 +25,7 @@ from .queues import LABEL_REQUESTS
 from .registry import MODELS, model_prefix, pointer_name, read_pointer
 from .repo_config import load_repo_config
 from .scraper import CURSOR_ID, CURSORS, scrape
-from .training import RUNS, JobRequest, hyperparameters
+from .training import RUNS, JobRequest, hyperparameters, new_model_version
 
 POISON = "poison"
 _MODEL_PATH = re.compile(r"^(?:[^/]+/)?models/([^/]+/[^/]+)/([^/]+)/manifest\.json$")
@@ -123,7 +123,7 @@ def build_training_dataset(s: Services, repo: str) -> str:
 
 def submit_training(s: Services, repo: str, dataset_version: str, now: datetime) -> dict[str, Any]:
     """Start a training job; ``now`` comes from the orchestration so that replays agree."""
-    version = now.strftime("%Y%m%dT%H%M%SZ-") + dataset_version[:6]
+    version = new_model_version(now, dataset_version)
     with telemetry.span("training.submit", repo=repo, dataset=dataset_version):
         job_id = s.trainer.submit(JobRequest(repo, dataset_version, version, hyperparameters(s.settings)))
     s.docs.upsert(RUNS, {"id": version, "repo": repo, "job_id": job_id, "dataset_version": dataset_version,

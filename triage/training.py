@@ -87,6 +87,11 @@ def job_arguments(settings: Settings, data: Path, output: Path, version: str, pr
     return args
 
 
+def new_model_version(now: datetime, dataset_version: str) -> str:
+    """A model version name: UTC time of the run and the dataset it learns from."""
+    return now.strftime("%Y%m%dT%H%M%SZ-") + dataset_version[:6]
+
+
 def download_dataset(blobs: BlobStore, repo: str, dataset_version: str, folder: Path) -> Path:
     """Copy a stored dataset (splits and manifest) into ``folder``, as the training job reads it."""
     folder.mkdir(parents=True)
@@ -99,7 +104,7 @@ def train_local(blobs: BlobStore, docs: DocumentStore, repo: str, dataset_versio
                 progress: bool = True) -> dict[str, Any]:
     """Train a model on a stored dataset in a child process, upload it and return its manifest."""
     load_manifest(blobs, repo, dataset_version)  # fails early, naming the missing dataset
-    version = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + dataset_version[:6]
+    version = new_model_version(datetime.now(timezone.utc), dataset_version)
     run = {"id": version, "repo": repo, "dataset_version": dataset_version, "backend": "local", "state": "running",
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     docs.upsert(RUNS, run)
