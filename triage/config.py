@@ -49,6 +49,12 @@ class Settings:
     seed: int = 42
     budget_minutes: float = 30.0  # the training job stops after this wall time
     min_improvement: float = 0.0  # candidate macro-F1 must beat the champion's by at least this
+    recent_fraction: float = 0.2  # share of issues newer than the frozen test set held out for the promotion gate
+    live_window_days: int = 30  # live precision and coverage look back this far
+    live_window_decisions: int = 500  # ... and at most this many of the latest decisions
+    auto_tune: bool = False  # raise a label's threshold (or pause it) when its live precision stays below target
+    auto_tune_min_decisions: int = 20  # judged decisions needed before (and between) threshold changes
+    auto_tune_step: float = 0.05  # how much one change raises a threshold; thresholds never exceed 0.99
 
     @property
     def blob_root(self) -> Path:
@@ -93,6 +99,11 @@ class Settings:
             (self.batch_size >= 1, "batch_size", "at least 1"),
             (0 < self.learning_rate < 1, "learning_rate", "a number in (0, 1)"),
             (self.budget_minutes > 0, "budget_minutes", "positive"),
+            (0.0 <= self.recent_fraction < 1.0, "recent_fraction", "a number in [0, 1)"),
+            (self.live_window_days >= 1, "live_window_days", "at least 1"),
+            (self.live_window_decisions >= 1, "live_window_decisions", "at least 1"),
+            (self.auto_tune_min_decisions >= 1, "auto_tune_min_decisions", "at least 1"),
+            (0.0 < self.auto_tune_step <= 0.5, "auto_tune_step", "a number in (0, 0.5]"),
         ]
         for ok, name, expected in checks:
             if not ok:

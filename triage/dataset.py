@@ -5,6 +5,13 @@ newest issues form the test set, which is frozen the first time a repository's d
 is built so that every later model is compared on the same issues; the older issues are
 split into train and validation (stratified by label, deterministic given the seed).
 Each dataset is stored as a version named by its content hash.
+
+Human feedback counts as labeling: a label a maintainer confirmed (on GitHub or in the
+dashboard's review queue) is a training label, one they removed or rejected is not. In
+multi-label mode a removed prediction is also kept as a hard negative (``negatives``), even
+on an issue with no other label. A stable share of the issues newer than the frozen test
+set (chosen by a hash of the issue number, so the same issues in every version) forms the
+``recent`` split: never trained on, it lets the promotion gate see drift in new issues.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from .errors import EmptyDatasetError, InputError, NotFoundError, UnknownLabelEr
 from .issues import Issue
 from .stores import BlobStore
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test")  # what the training job reads
+RECENT = "recent"  # held out for the promotion gate only
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class DatasetSpec:
     bot_login: str | None = None
     include_pull_requests: bool = False
     aliases: tuple[tuple[str, str], ...] = ()  # (old, new) label renames: old labels count as new ones
+    recent_fraction: float = 0.2  # share of the issues after the frozen test set held out as the recent split
 
     @classmethod
     def from_settings(cls, settings: Settings, aliases: Mapping[str, str] | None = None) -> DatasetSpec:
@@ -46,7 +55,8 @@ class DatasetSpec:
         return cls(allow_labels=settings.allow_labels, deny_labels=settings.deny_labels,
                    min_examples=settings.min_examples, test_fraction=settings.test_fraction,
                    validation_fraction=settings.validation_fraction, seed=settings.seed,
-                   bot_login=settings.bot_login, aliases=tuple(sorted((aliases or {}).items())))
+                   bot_login=settings.bot_login, aliases=tuple(sorted((aliases or {}).items())),
+                   recent_fraction=settings.recent_fraction)
 
 
 @dataclass
@@ -87,8 +97,12 @@ class Dataset:
         }
 
 
-def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: frozenset[int] | None = None) -> Dataset:
-    """Build a dataset from one repository's issues; ``frozen_test`` fixes the test issues by number."""
+def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: frozenset[int] | None = None,
+                  feedback: Sequence[Mapping[str, Any]] = ()) -> Dataset:
+    """Build a dataset from one repository's issues; ``frozen_test`` fixes the test issues by number.
+
+    ``feedback`` records (see :mod:`triage.feedback`) add confirmed labels and take removed ones away.
+    """
     repos = sorted({issue.repo for issue in issues})
     if len(repos) != 1:
         raise InputError(f"a dataset is built from one repository's issues, got {len(repos)}: {repos[:5]}; pass --repo")
@@ -98,6 +112,8 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     boilerplate = learn_boilerplate(issue.body for issue in issues)
     seen_texts: set[str] = set()
     rows: list[tuple[Issue, dict[str, Any]]] = []
+    negative_only: list[dict[str, Any]] = []
+    changes = _human_changes(feedback)
     for issue in sorted(issues, key=lambda i: i.sort_key):
         if issue.is_pull_request and not spec.include_pull_requests:
             dropped["pull_request"] += 1
@@ -106,8 +122,12 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
         if len(text) < 3:
             dropped["empty_text"] += 1
             continue
-        labels = sorted({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} - deny)
-        if not labels:
+        added, removed, negatives = ({_canonical(label, renames) for label in group}
+                                     for group in changes.get(issue.number, (set(), set(), set())))
+        labels = sorted(({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} | added)
+                        - removed - deny)
+        negatives -= set(labels) | deny
+        if not labels and not negatives:
             dropped["no_human_label"] += 1
             continue
         key = " ".join(text.lower().split())
@@ -115,12 +135,23 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
             dropped["duplicate"] += 1
             continue
         seen_texts.add(key)
-        rows.append((issue, {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
-                             "labels": labels, "created_at": issue.created_at}))
+        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
+               "labels": labels, "created_at": issue.created_at}
+        if negatives:
+            row["negatives"] = sorted(negatives)
+        if labels:
+            rows.append((issue, row))
+        elif not (frozen_test and issue.number in frozen_test):
+            negative_only.append(row)
 
+    recent: list[dict[str, Any]] = []
     if frozen_test is not None:
         test = [row for issue, row in rows if issue.number in frozen_test]
-        pool = [row for issue, row in rows if issue.number not in frozen_test]
+        last = max((i for i, (issue, _) in enumerate(rows) if issue.number in frozen_test), default=len(rows))
+        recent = [row for i, (issue, row) in enumerate(rows)
+                  if i > last and issue.number not in frozen_test and _recent_bucket(issue.number) < spec.recent_fraction]
+        held = {row["number"] for row in recent}
+        pool = [row for issue, row in rows if issue.number not in frozen_test and issue.number not in held]
     else:
         n_test = math.ceil(len(rows) * spec.test_fraction) if rows else 0
         pool = [row for _, row in rows[: len(rows) - n_test]]
@@ -147,7 +178,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
         return kept
 
     test_window = sorted(row["number"] for row in test)
-    pool, test = restrict(pool), restrict(test)
+    pool, test, recent = restrict(pool), restrict(test), restrict(recent)
     train, validation = _stratified_split(pool, spec.validation_fraction, spec.seed)
     labels = sorted(allowed)
     if len(labels) < 2 or not train or not test:
@@ -157,9 +188,37 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
             "ingest more labeled issues or lower TRIAGE_MIN_EXAMPLES"
         )
     mode = "single" if all(len(row["labels"]) == 1 for row in train + validation + test) else "multi"
-    return Dataset(repo=repos[0], labels=labels, mode=mode,
-                   splits={"train": train, "validation": validation, "test": test}, spec=spec, dropped=dict(dropped),
+    hard_negatives = [{**row, "negatives": [n for n in row["negatives"] if n in allowed]} for row in negative_only]
+    hard_negatives = [row for row in hard_negatives if row["negatives"]]
+    if mode == "multi":
+        train = sorted(train + hard_negatives, key=lambda r: (r["created_at"] or "", r["number"]))
+    else:
+        dropped["negative_only_single_label"] = len(hard_negatives)  # softmax needs a true label to learn from
+    splits = {"train": train, "validation": validation, "test": test} | ({RECENT: recent} if recent else {})
+    return Dataset(repo=repos[0], labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),
                    boilerplate=sorted(boilerplate), test_window=test_window)
+
+
+def _human_changes(feedback: Sequence[Mapping[str, Any]]) -> dict[int, tuple[set[str], set[str], set[str]]]:
+    """Issue number → (labels humans added, labels they removed, removed predictions), latest change per label."""
+    latest: dict[tuple[int, str], Mapping[str, Any]] = {}
+    for f in sorted(feedback, key=lambda f: f.get("recorded_at") or f.get("at", "")):  # arrival order
+        latest[(int(f["number"]), str(f["label"]))] = f
+    changes: dict[int, tuple[set[str], set[str], set[str]]] = {}
+    for (number, label), f in latest.items():
+        added, removed, negatives = changes.setdefault(number, (set(), set(), set()))
+        if f["action"] == "labeled":
+            added.add(label)
+        else:
+            removed.add(label)
+            if f.get("verdict") == "corrected":
+                negatives.add(label)
+    return changes
+
+
+def _recent_bucket(number: int) -> float:
+    """A stable pseudo-random number in [0, 1) for an issue: the same issue is recent in every dataset version."""
+    return int(hashlib.sha256(f"recent:{number}".encode()).hexdigest()[:8], 16) / 2**32
 
 
 def _canonical(label: str, renames: dict[str, str]) -> str:
@@ -195,7 +254,7 @@ def save_dataset(store: BlobStore, dataset: Dataset) -> dict[str, Any]:
     version = dataset.version
     base = f"{_prefix(dataset.repo)}/{version}"
     if store.etag(f"{base}/manifest.json") is None:
-        for name in SPLITS:
+        for name in [*SPLITS, RECENT] if RECENT in dataset.splits else SPLITS:
             body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in dataset.splits[name])
             store.put(f"{base}/{name}.jsonl", body.encode())
         store.put(f"{base}/manifest.json", json.dumps(dataset.manifest(), indent=2).encode())
@@ -223,8 +282,13 @@ def latest_version(store: BlobStore, repo: str) -> str:
 
 
 def load_split(store: BlobStore, repo: str, version: str, split: str) -> list[dict[str, Any]]:
-    """The examples of one split of a stored dataset."""
-    text = store.get(f"{_prefix(repo)}/{version}/{split}.jsonl").decode()
+    """The examples of one split of a stored dataset (the recent split may be absent: then empty)."""
+    try:
+        text = store.get(f"{_prefix(repo)}/{version}/{split}.jsonl").decode()
+    except NotFoundError:
+        if split == RECENT:
+            return []
+        raise
     return [json.loads(line) for line in text.splitlines() if line]
 
 

@@ -1,15 +1,26 @@
-"""Human label changes as feedback on the labeler's predictions, and the locks they set."""
+"""Human label changes as feedback on the labeler's predictions, the locks they set, and the review queue.
+
+A feedback record judges one predicted label (``judged_label``): ``confirmed`` (a human kept
+or added it), ``corrected`` (a human removed it, or applied a different label of the same
+exclusive group), or ``missed`` (a human applied a label where the labeler had added nothing
+of that group). The same records come from GitHub label events and from the dashboard's
+review queue (``source``).
+"""
 
 from __future__ import annotations
 
+import fnmatch
 from datetime import datetime, timezone
 from typing import Any
 
+from .errors import InputError, NotFoundError
 from .labeler import PREDICTIONS
 from .stores import DocumentStore
 
 FEEDBACK = "feedback"
 LOCKS = "locks"
+JUDGED = ("confirmed", "corrected", "missed")
+REVIEW_ACTIONS = {"confirm": "labeled", "reject": "unlabeled"}
 
 
 def latest_prediction(docs: DocumentStore, repo: str, number: int) -> dict[str, Any] | None:
@@ -18,37 +29,83 @@ def latest_prediction(docs: DocumentStore, repo: str, number: int) -> dict[str, 
     return max(found, key=lambda d: d.get("decided_at", "")) if found else None
 
 
-def verdict(prediction: dict[str, Any] | None, label: str, action: str) -> str:
-    """How a human's ``labeled``/``unlabeled`` of ``label`` relates to the prediction.
+def _same_group(prediction: dict[str, Any], a: str, b: str) -> bool:
+    """Whether two labels exclude each other under the prediction's policy (single-label: all do)."""
+    if prediction.get("single_label", True):
+        return True
+    return any(fnmatch.fnmatchcase(a, p) and fnmatch.fnmatchcase(b, p) for p in prediction.get("exclusive", ()))
 
-    ``confirmed``: a human added a label the model predicted; ``corrected``: a human removed a
-    predicted label, or added a different one where the model had added or proposed one;
-    ``missed``: a human added a label where the model abstained; ``unrelated`` otherwise.
+
+def judge(prediction: dict[str, Any] | None, label: str, action: str) -> tuple[str, str | None, float | None]:
+    """(verdict, judged label, its score) for a human's ``labeled``/``unlabeled`` of ``label``.
+
+    ``unrelated`` when there is no prediction or the change does not concern what was predicted.
     """
     if prediction is None:
-        return "unrelated"
-    predicted = {a["label"] for a in prediction.get("add", [])}
+        return "unrelated", None, None
+    predicted = {a["label"]: float(a["score"]) for a in prediction.get("add", [])}
     if action == "unlabeled":
-        return "corrected" if label in predicted else "unrelated"
+        return ("corrected", label, predicted[label]) if label in predicted else ("unrelated", None, None)
     if label in predicted:
-        return "confirmed"
-    return "corrected" if predicted else "missed"
+        return "confirmed", label, predicted[label]
+    rival = next((p for p in predicted if _same_group(prediction, p, label)), None)
+    if rival is not None:
+        return "corrected", rival, predicted[rival]
+    return "missed", label, None
+
+
+def verdict(prediction: dict[str, Any] | None, label: str, action: str) -> str:
+    """The verdict alone (see :func:`judge`)."""
+    return judge(prediction, label, action)[0]
 
 
 def record_label_event(docs: DocumentStore, repo: str, number: int, label: str, action: str, actor: str,
-                       at: str | None, delivery: str) -> dict[str, Any]:
+                       at: str | None, delivery: str, source: str = "github") -> dict[str, Any]:
     """Store a human label change as feedback and lock the label for the issue; return the feedback record."""
     prediction = latest_prediction(docs, repo, number)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(timezone.utc)
+    outcome, judged, score = judge(prediction, label, action)
     record = {
         "id": delivery, "repo": repo, "number": number, "label": label, "action": action, "actor": actor,
-        "at": at or now, "verdict": verdict(prediction, label, action),
+        "at": at or now.isoformat(timespec="seconds"), "recorded_at": now.isoformat(timespec="microseconds"), "verdict": outcome, "judged_label": judged, "score": score, "source": source,
         "model_version": prediction.get("model_version") if prediction else None,
     }
     docs.upsert(FEEDBACK, record)
     docs.upsert(LOCKS, {"id": f"{number}:{label}", "repo": repo, "number": number, "label": label,
                         "state": "added" if action == "labeled" else "removed", "by": actor, "at": record["at"]})
     return record
+
+
+def record_review(docs: DocumentStore, repo: str, number: int, label: str, verdict: str, actor: str) -> dict[str, Any]:
+    """A maintainer's confirm/reject of a predicted label, stored exactly like the GitHub label event it stands for.
+
+    Raises :class:`InputError` for a verdict other than ``confirm``/``reject`` and
+    :class:`NotFoundError` when the issue's latest prediction did not propose ``label``.
+    """
+    if verdict not in REVIEW_ACTIONS:
+        raise InputError(f"review verdict must be one of {sorted(REVIEW_ACTIONS)}, got {verdict!r}")
+    prediction = latest_prediction(docs, repo, number)
+    if prediction is None or label not in {a["label"] for a in prediction.get("add", [])}:
+        raise NotFoundError(f"issue #{number} of {repo} has no prediction of {label!r} to review")
+    # One review per issue and label: reviewing again replaces the earlier verdict.
+    return record_label_event(docs, repo, number, label, REVIEW_ACTIONS[verdict], actor, None,
+                              delivery=f"review:{number}:{label}", source="review")
+
+
+def review_queue(docs: DocumentStore, repo: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Predicted labels no human has judged yet, newest first (each issue's latest prediction only)."""
+    latest: dict[int, dict[str, Any]] = {}
+    for p in docs.query(PREDICTIONS, repo):
+        if p.get("add") and p.get("decided_at", "") >= latest.get(p["number"], {}).get("decided_at", ""):
+            latest[p["number"]] = p
+    touched = {(lock["number"], lock["label"]) for lock in docs.query(LOCKS, repo)}
+    judged = {(f["number"], f.get("judged_label")) for f in docs.query(FEEDBACK, repo)}
+    pending = [{"number": p["number"], "label": a["label"], "score": float(a["score"]),
+                "model_version": p.get("model_version"), "decided_at": p.get("decided_at"),
+                "dry_run": bool(p.get("dry_run", True))}
+               for p in latest.values() if p.get("add") for a in p["add"]
+               if (p["number"], a["label"]) not in touched | judged]
+    return sorted(pending, key=lambda r: (r["decided_at"] or "", r["number"]), reverse=True)[:limit]
 
 
 def removed_labels(docs: DocumentStore, repo: str, number: int) -> frozenset[str]:

@@ -26,6 +26,8 @@ from .registry import MODELS, model_prefix, pointer_name, read_pointer
 from .repo_config import load_repo_config
 from .scraper import CURSOR_ID, CURSORS, scrape
 from .training import RUNS, JobRequest, hyperparameters, new_model_version
+from .tuning import auto_tune, known_config, tuning_history
+from .live import live_quality
 
 POISON = "poison"
 _MODEL_PATH = re.compile(r"^(?:[^/]+/)?models/([^/]+/[^/]+)/([^/]+)/manifest\.json$")
@@ -47,18 +49,40 @@ def scrape_repository(s: Services, repo: str) -> dict[str, Any]:
 def receive_webhook(s: Services, headers: Mapping[str, str], body: bytes) -> IntakeResult:
     """The webhook intake with the app's stores and secret."""
     result = handle_delivery(headers, body, s.webhook_secret, s.docs, s.queue, s.settings.bot_login)
+    for repo in sorted({record["repo"] for record in result.feedback}):
+        after_feedback(s, repo)
     telemetry.event("WebhookDelivery", status=result.status, message=result.message,
                     event=headers.get("X-GitHub-Event") or headers.get("x-github-event"),
                     enqueued=len(result.enqueued), feedback=len(result.feedback))
     return result
 
 
+def after_feedback(s: Services, repo: str) -> list[dict[str, Any]]:
+    """What follows new human feedback: auto-tuning of the current model's thresholds when it is on."""
+    if not s.settings.auto_tune:
+        return []
+    pointer, _ = read_pointer(s.blobs, repo)
+    thresholds = _thresholds(s, repo, pointer["version"]) if pointer else None
+    if not pointer or thresholds is None:
+        return []
+    config = known_config(s.docs, repo)
+    if config.get("default_threshold"):  # the thresholds the labeler used: the config's default replaces the model's
+        thresholds = {label: float(config["default_threshold"]) for label in thresholds}
+    changes = auto_tune(s.docs, repo, pointer["version"], thresholds, target=s.settings.target_precision,
+                        min_decisions=s.settings.auto_tune_min_decisions, step=s.settings.auto_tune_step,
+                        pinned=frozenset(config.get("pinned", {})))
+    for change in changes:
+        telemetry.event("LabelPaused" if change["paused"] else "ThresholdRaised", repo=repo, **change)
+    return changes
+
+
 def retrain_due(s: Services, repo: str) -> bool:
-    """True when human feedback since the last training run reached ``TRIAGE_RETRAIN_AFTER``."""
+    """True when the human labels and corrections since the last training run reached the repository config's
+    ``training.min_new_labels`` (as last read by the labeler), else ``TRIAGE_RETRAIN_AFTER``."""
     runs = s.docs.query(RUNS, repo)
     since = max((r.get("started_at", "") for r in runs), default="")
-    fresh = [f for f in s.docs.query(FEEDBACK, repo) if f.get("at", "") > since]
-    return len(fresh) >= s.retrain_after
+    fresh = [f for f in s.docs.query(FEEDBACK, repo) if f.get("recorded_at", f.get("at", "")) > since]
+    return len(fresh) >= int(known_config(s.docs, repo).get("min_new_labels") or s.retrain_after)
 
 
 class ModelCache:
@@ -117,7 +141,8 @@ def record_poison(s: Services, text: str) -> dict[str, Any]:
 def build_training_dataset(s: Services, repo: str) -> str:
     """Build and store a dataset from the stored issues; returns its version."""
     spec = DatasetSpec.from_settings(s.settings, label_aliases(s.docs, repo))
-    dataset = build_dataset(stored_issues(s.docs, repo), spec, frozen_test_numbers(s.blobs, repo))
+    dataset = build_dataset(stored_issues(s.docs, repo), spec, frozen_test_numbers(s.blobs, repo),
+                            feedback=s.docs.query(FEEDBACK, repo))
     return str(save_dataset(s.blobs, dataset)["version"])
 
 
@@ -214,8 +239,8 @@ def _repo_status(s: Services, repo: str) -> dict[str, Any]:
                  "thresholds": _thresholds(s, repo, pointer["version"])}
     cursor = s.docs.get(CURSORS, repo, CURSOR_ID) or {}
     predictions = sorted(s.docs.query("predictions", repo), key=lambda d: d.get("decided_at", ""), reverse=True)
-    feedback = s.docs.query(FEEDBACK, repo)
-    judged = [f for f in feedback if f.get("verdict") in ("confirmed", "corrected")]
+    live = live_quality(s.docs, repo, window_days=s.settings.live_window_days,
+                        max_decisions=s.settings.live_window_decisions, target=s.settings.target_precision)
     return {
         "model": model,
         "scrape": {"last_run": cursor.get("last_run"), "issues": cursor.get("issues"), "since": cursor.get("since"),
@@ -225,8 +250,9 @@ def _repo_status(s: Services, repo: str) -> dict[str, Any]:
                           for r in sorted(s.docs.query(RUNS, repo), key=lambda r: r.get("started_at", ""))[-10:]],
         "recent_decisions": [{k: d.get(k) for k in ("number", "add", "abstained", "reasons", "model_version",
                                                     "decided_at", "dry_run")} for d in predictions[:20]],
-        "live_precision": (sum(f["verdict"] == "confirmed" for f in judged) / len(judged)) if judged else None,
-        "feedback": len(feedback),
+        "live": {k: v for k, v in live.items() if k != "series"},
+        "tuning": tuning_history(s.docs, repo, limit=10),
+        "feedback": len(s.docs.query(FEEDBACK, repo)),
         "poison_messages": len(s.docs.query(POISON, repo)),
     }
 

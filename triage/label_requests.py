@@ -15,6 +15,7 @@ from .policy import Decision, Policy, decide
 from .repo_config import RepoConfig
 from .sources import issue_from_github
 from .stores import DocumentStore
+from .tuning import apply_overrides, current_overrides, remember_config
 
 log = logging.getLogger(__name__)
 COMMENT_MARKER = "<!-- issue-triage:prediction -->"
@@ -31,13 +32,16 @@ class GitHubWriter:
         self.api.add_labels(repo, number, list(labels))
 
 
-def repo_policy(model: Classifier, config: RepoConfig, bot_login: str) -> Policy:
-    """The policy from the model's thresholds with the repository config's overrides."""
-    thresholds = {label: config.thresholds.get(label, config.default_threshold or model.thresholds[label])
-                  for label in model.labels}
+def repo_policy(model: Classifier, config: RepoConfig, bot_login: str,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Policy:
+    """The policy from the model's thresholds, raised or paused by auto-tuning ``overrides``,
+    with the repository config's thresholds winning over both (a per-label threshold pins it)."""
+    thresholds = {label: config.default_threshold or model.thresholds[label] for label in model.labels}
+    thresholds, paused = apply_overrides(thresholds, overrides or {}, frozenset(config.thresholds))
+    thresholds.update({label: t for label, t in config.thresholds.items() if label in thresholds})
     return Policy(thresholds=thresholds, max_labels=config.max_labels,
                   excluded=(frozenset(config.exclude) & set(model.labels)) | _not_allowed(model, config),
-                  bot_login=bot_login, single_label=model.single_label, exclusive=config.exclusive)
+                  bot_login=bot_login, single_label=model.single_label, exclusive=config.exclusive, paused=paused)
 
 
 def _not_allowed(model: Classifier, config: RepoConfig) -> frozenset[str]:
@@ -70,14 +74,15 @@ def handle_label_request(message: Mapping[str, Any], api: GitHubApi, docs: Docum
         record_decision(docs, decision)
         return decision
     scores = model.scores(issue.title, issue.body)
-    policy = repo_policy(model, config, bot_login)
+    remember_config(docs, repo, config)
+    policy = repo_policy(model, config, bot_login, current_overrides(docs, repo, model.version))
     decision = decide(issue, scores, policy, model.version, blocked=removed_labels(docs, repo, number))
     writer: LabelWriter = DryRunWriter() if dry_run else GitHubWriter(api)
     if decision.add:
         writer.add_labels(repo, number, [label for label, _ in decision.add])
     if config.comment:
         _upsert_comment(api, repo, number, decision, bot_login, dry_run)
-    record_decision(docs, decision, dry_run=dry_run)
+    record_decision(docs, decision, dry_run=dry_run, policy=policy)
     return decision
 
 

@@ -59,16 +59,21 @@ def label_issues(issues: Sequence[Issue], model: Classifier, policy: Policy, wri
         if decision.add:
             writer.add_labels(issue.repo, issue.number, [label for label, _ in decision.add])
         if docs is not None:
-            record_decision(docs, decision)
+            record_decision(docs, decision, policy=policy)
         decisions.append(decision)
     return decisions
 
 
-def record_decision(docs: DocumentStore, decision: Decision, dry_run: bool = True) -> None:
-    """Store a decision in the predictions container (one document per issue and model version)."""
+def record_decision(docs: DocumentStore, decision: Decision, dry_run: bool = True, policy: Policy | None = None) -> None:
+    """Store a decision in the predictions container (one document per issue and model version).
+
+    The policy's exclusivity is kept with it, so that feedback can tell a correction from a miss.
+    """
     docs.upsert(PREDICTIONS, {
         **decision.to_dict(),
         "id": f"{decision.number}:{decision.model_version}",
         "dry_run": dry_run,
+        "single_label": policy.single_label if policy else True,
+        "exclusive": list(policy.exclusive) if policy else [],
         "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })

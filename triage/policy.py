@@ -29,6 +29,7 @@ class Policy:
     bot_login: str | None = None
     single_label: bool = True  # the model's labels are mutually exclusive: only its best candidate may be added
     exclusive: tuple[str, ...] = ()  # glob patterns: at most one label matching each per issue
+    paused: frozenset[str] = frozenset()  # labels auto-tuning paused: live precision stayed below target
 
     def group(self, label: str) -> str | None:
         """The exclusive group (pattern) of ``label``, if any."""
@@ -104,6 +105,10 @@ def decide(issue: Issue, scores: Mapping[str, float], policy: Policy, model_vers
             break
         if label in policy.excluded:
             reasons.append(f"{label} is excluded by configuration")
+        elif label in policy.paused:
+            reasons.append(f"{label} is paused by auto-tuning (live precision below target)")
+            if policy.single_label:
+                break  # the best guess is paused; a less likely exclusive label does not stand in for it
         elif label in removed:
             reasons.append(f"{label} was removed by a human; never re-added")
         elif label in issue.labels:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from .dataset import load_split
+from .dataset import RECENT, load_split
 from .errors import NotFoundError
 from .evaluation import evaluate_model
 from .model import Classifier
@@ -18,6 +18,7 @@ from .registry import MODELS, model_prefix, read_pointer, write_pointer
 from .stores import BlobStore, DocumentStore
 
 PRIMARY = "macro_f1"
+MIN_RECENT = 10  # fewer recent issues than this say too little to gate on
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,22 @@ class GateResult:
     reason: str
 
 
-def gate(candidate: Mapping[str, float], champion: Mapping[str, float] | None, min_improvement: float = 0.0) -> GateResult:
-    """Promote when there is no champion, or the candidate's macro-F1 is at least the champion's plus ``min_improvement``."""
+def gate(candidate: Mapping[str, float], champion: Mapping[str, float] | None, min_improvement: float = 0.0,
+         recent_candidate: Mapping[str, float] | None = None, recent_champion: Mapping[str, float] | None = None) -> GateResult:
+    """Promote when there is no champion, or the candidate's macro-F1 on the frozen test set is at least the
+    champion's plus ``min_improvement`` and, where recent issues were scored, not below the champion's on them."""
     if champion is None:
         return GateResult(True, "no current model")
     c, k = candidate[PRIMARY], champion[PRIMARY]
-    if c >= k + min_improvement:
-        return GateResult(True, f"macro-F1 {c:.4f} >= champion {k:.4f} + {min_improvement:.4f}")
-    return GateResult(False, f"macro-F1 {c:.4f} < champion {k:.4f} + {min_improvement:.4f} on the same frozen test set")
+    if c < k + min_improvement:
+        return GateResult(False, f"macro-F1 {c:.4f} < champion {k:.4f} + {min_improvement:.4f} on the same frozen test set")
+    frozen = f"macro-F1 {c:.4f} >= champion {k:.4f} + {min_improvement:.4f} on the frozen test set"
+    if recent_candidate is None or recent_champion is None:
+        return GateResult(True, frozen)
+    rc, rk = recent_candidate[PRIMARY], recent_champion[PRIMARY]
+    if rc < rk:
+        return GateResult(False, f"{frozen}, but {rc:.4f} < champion {rk:.4f} on {int(recent_candidate['n'])} recent issues")
+    return GateResult(True, f"{frozen} and {rc:.4f} >= champion {rk:.4f} on {int(recent_candidate['n'])} recent issues")
 
 
 Loader = Callable[[BlobStore, str], Classifier]
@@ -45,25 +54,37 @@ def promote(blobs: BlobStore, docs: DocumentStore, repo: str, version: str, min_
             load: Loader = Classifier.from_store, progress: bool = False) -> dict[str, Any]:
     """Evaluate ``version`` against the current model on the candidate's (frozen) test split and promote or reject it."""
     candidate = load(blobs, model_prefix(repo, version))
-    test = load_split(blobs, repo, candidate.manifest["dataset_version"], "test")
+    dataset_version = candidate.manifest["dataset_version"]
+    test = load_split(blobs, repo, dataset_version, "test")
+    recent = load_split(blobs, repo, dataset_version, RECENT)
+    recent = recent if len(recent) >= MIN_RECENT else []
     pointer, etag = read_pointer(blobs, repo)
     scores = {"candidate": evaluate_model(candidate, test, progress)["raw"]}
+    recent_scores = {"candidate": evaluate_model(candidate, recent)["raw"]} if recent else {}
     champion_version = pointer["version"] if pointer else None
     if champion_version == version:
         return {"promoted": False, "reason": f"{version} is already the current model", "version": version}
     if champion_version:
         try:
-            scores["champion"] = evaluate_model(load(blobs, model_prefix(repo, champion_version)), test, progress)["raw"]
+            champion = load(blobs, model_prefix(repo, champion_version))
         except NotFoundError:
-            scores["champion"] = None  # a pointer to a deleted model must not block recovery
-    result = gate(scores["candidate"], scores.get("champion"), min_improvement)
+            champion = None  # a pointer to a deleted model must not block recovery
+        scores["champion"] = evaluate_model(champion, test, progress)["raw"] if champion else None
+        if recent and champion:
+            recent_scores["champion"] = evaluate_model(champion, recent)["raw"]
+    result = gate(scores["candidate"], scores.get("champion"), min_improvement,
+                  recent_scores.get("candidate"), recent_scores.get("champion"))
     if result.promote:
         write_pointer(blobs, repo, version, champion_version, etag, result.reason)
     record = docs.get(MODELS, repo, version) or {"id": version, "repo": repo}
     docs.upsert(MODELS, {
         **record, "status": "promoted" if result.promote else "rejected", "reason": result.reason,
         "champion": champion_version, "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "gate_scores": {name: (s and {k: s[k] for k in ("accuracy", "macro_f1")}) for name, s in scores.items()},
+        "gate_scores": _summary(scores), "recent_scores": _summary(recent_scores),
     })
     return {"promoted": result.promote, "reason": result.reason, "version": version, "champion": champion_version,
-            "scores": {name: (s and {k: s[k] for k in ("accuracy", "macro_f1")}) for name, s in scores.items()}}
+            "scores": _summary(scores), "recent_scores": _summary(recent_scores)}
+
+
+def _summary(scores: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
+    return {name: (s and {k: s[k] for k in ("accuracy", "macro_f1", "n")}) for name, s in scores.items()}

@@ -16,7 +16,7 @@ Example (every key optional; a missing file means these defaults)::
     pull_requests: false        # label pull requests too
     training:
       schedule: "0 3 * * 0"     # cron, UTC
-      min_new_labels: 50        # retrain after this many new human labels
+      min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class RepoConfig:
     comment: bool = False
     pull_requests: bool = False
     schedule: str = "0 3 * * 0"
-    min_new_labels: int = 50
+    min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
 
     def group_of(self, label: str) -> str | None:
         """The exclusive-group pattern ``label`` belongs to, if any."""
@@ -102,7 +102,8 @@ def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig
         comment=v.boolean(root.get("comment", False), "comment"),
         pull_requests=v.boolean(root.get("pull_requests", False), "pull_requests"),
         schedule=v.cron(training.get("schedule", RepoConfig.schedule), "training.schedule"),
-        min_new_labels=v.integer(training.get("min_new_labels", 50), "training.min_new_labels", 1, 100000),
+        min_new_labels=(v.integer(training["min_new_labels"], "training.min_new_labels", 1, 100000)
+                        if training.get("min_new_labels") is not None else None),
     )
     overlap = set(config.allow) & set(config.exclude)
     if overlap:

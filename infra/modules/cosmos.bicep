@@ -14,7 +14,7 @@ param accountName string
 param appPrincipalId string
 
 // triage/bootstrap.py DATABASE and the logical containers of triage/ (ingest, labeler, feedback, registry,
-// training, scraper, intake, jobs); each is partitioned by repository.
+// training, scraper, intake, jobs, tuning); each is partitioned by repository.
 var databaseName = 'triage'
 var containerNames = [
   'issues'
@@ -27,6 +27,7 @@ var containerNames = [
   'labels'
   'locks'
   'poison'
+  'tuning'
 ]
 var partitionKeyPath = '/repo'
 

@@ -342,9 +342,10 @@ def test_cosmos_declares_every_container_the_code_uses_partitioned_by_repo() -> 
     used = {string_constants(module)[name] for module, names in {
         "ingest": ["ISSUES"], "labeler": ["PREDICTIONS"], "feedback": ["FEEDBACK", "LOCKS"], "registry": ["MODELS"],
         "training": ["RUNS"], "scraper": ["CURSORS"], "intake": ["DELIVERIES", "LABELS"], "jobs": ["POISON"],
+        "tuning": ["TUNING"],
     }.items() for name in names}
     assert declared == used == {"issues", "predictions", "feedback", "models", "runs", "cursors", "deliveries",
-                                "labels", "locks", "poison"}
+                                "labels", "locks", "poison", "tuning"}
     partition_key = loop["config"]["properties"]["resource"]["partitionKey"]
     assert [resolve(file, p) for p in partition_key["paths"]] == ["/repo"]
     assert partition_key["kind"] == "Hash"

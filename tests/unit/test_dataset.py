@@ -264,7 +264,17 @@ def test_frozen_test_is_written_once_and_fixes_later_datasets(tmp_path: Path) ->
     newer = base_issues() + [make_issue(60 + i, ["area-Net", "area-IO", "area-Xml"][i % 3]) for i in range(1, 13)]
     second = build_dataset(newer, DatasetSpec(), frozen_test=frozen)
     assert numbers(second.splits["test"]) == frozen
-    assert set(range(61, 73)) <= numbers(second.splits["train"]) | numbers(second.splits["validation"])
+    # Issues after the frozen test set: a stable share is held out as the recent split, the rest is learned.
+    recent = numbers(second.splits["recent"])
+    assert recent and recent < set(range(61, 73))
+    assert set(range(61, 73)) - recent <= numbers(second.splits["train"]) | numbers(second.splits["validation"])
+    assert not recent & (numbers(second.splits["train"]) | numbers(second.splits["validation"]))
+    more = newer + [make_issue(80 + i, ["area-Net", "area-IO", "area-Xml"][i % 3]) for i in range(1, 13)]
+    third = build_dataset(more, DatasetSpec(), frozen_test=frozen)
+    assert numbers(third.splits["recent"]) & set(range(61, 73)) == recent  # the same issues in every version
+    everything = build_dataset(newer, DatasetSpec(recent_fraction=0.0), frozen_test=frozen)
+    assert "recent" not in everything.splits
+    assert set(range(61, 73)) <= numbers(everything.splits["train"]) | numbers(everything.splits["validation"])
     assert second.version != first.version
     save_dataset(store, second)
     assert frozen_test_numbers(store, REPO) == frozen
@@ -296,3 +306,38 @@ def test_renamed_label_keeps_its_training_data() -> None:
     plain = build_dataset(issues, DatasetSpec())
     net = sum(row["labels"] == ["area-Net"] for row in all_rows(renamed))
     assert net == sum(row["labels"] in (["area-Net"], ["area-Networking"]) for row in all_rows(plain))
+
+
+# --- human feedback ----------------------------------------------------------------------
+
+
+def feedback(number: int, label: str, action: str, verdict: str, at: str = "2026-01-01T00:00:00+00:00") -> dict:
+    return {"number": number, "label": label, "action": action, "verdict": verdict, "at": at, "recorded_at": at}
+
+
+def test_confirmed_labels_are_learned_and_removed_ones_are_not() -> None:
+    issues = base_issues() + [make_issue(100, [], day=10), make_issue(101, [], day=11)]
+    records = [feedback(100, "area-IO", "labeled", "confirmed"),  # confirmed from the review queue
+               feedback(3, "area-Xml", "unlabeled", "unrelated"),  # a human took their own label away ...
+               feedback(101, "area-Net", "labeled", "confirmed", "2026-01-01T00:00:00+00:00"),
+               feedback(101, "area-Net", "unlabeled", "corrected", "2026-01-02T00:00:00+00:00")]  # ... changed mind
+    ds = build_dataset(issues, DatasetSpec(), feedback=records)
+    rows = {r["number"]: r for split in ds.splits.values() for r in split}
+    assert rows[100]["labels"] == ["area-IO"]
+    assert 3 not in rows and 101 not in rows  # no label left; single-label mode keeps no negative-only row
+    assert ds.dropped["negative_only_single_label"] == 1
+    assert build_dataset(issues, DatasetSpec()).version != ds.version
+
+
+def test_removed_predictions_become_hard_negatives_in_multi_label_mode() -> None:
+    issues = [make_issue(n, ["area-Net", "perf"] if n % 4 == 0 else [["area-Net", "area-IO", "perf"][n % 3]])
+              for n in range(1, 61)] + [make_issue(61, [], day=5), make_issue(62, ["area-IO"], day=6)]
+    records = [feedback(61, "perf", "unlabeled", "corrected"),  # the labeler's perf was removed; nothing else
+               feedback(62, "area-Net", "unlabeled", "corrected")]
+    ds = build_dataset(issues, DatasetSpec(), feedback=records)
+    assert ds.mode == "multi"
+    train = {r["number"]: r for r in ds.splits["train"]}
+    assert train[61]["labels"] == [] and train[61]["negatives"] == ["perf"]
+    row62 = next(r for split in ds.splits.values() for r in split if r["number"] == 62)
+    assert row62["labels"] == ["area-IO"] and row62["negatives"] == ["area-Net"]
+    assert all(r["labels"] for name in ("validation", "test") for r in ds.splits[name])

@@ -117,3 +117,53 @@ def test_race_between_read_and_write_loses_cleanly(stores) -> None:
     with pytest.raises(ConcurrencyError):
         promote(blobs, docs, REPO, "v2", load=racing_loader)
     assert current_version(blobs, REPO) == "v9"
+
+
+class DriftingClassifier(FakeClassifier):
+    """Right on the frozen test issues (numbers < 30) per ``correct``; on recent issues right only if ``knows_recent``."""
+
+    def __init__(self, version: str, correct: int, knows_recent: bool) -> None:
+        super().__init__(version, correct)
+        self.knows_recent = knows_recent
+
+    def predict_rows(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        probs = super().predict_rows(rows)
+        for i, row in enumerate(rows):
+            n = int(row["text"].split()[1])
+            if n >= 100:
+                probs[i] = 0.1
+                probs[i, (n % 3) if self.knows_recent else (n + 1) % 3] = 0.8
+        return probs
+
+
+def test_gate_with_recent_issues() -> None:
+    assert gate({"macro_f1": 0.8}, {"macro_f1": 0.7}, 0.0, {"macro_f1": 0.6, "n": 20}, {"macro_f1": 0.6, "n": 20}).promote
+    worse = gate({"macro_f1": 0.8}, {"macro_f1": 0.7}, 0.0, {"macro_f1": 0.5, "n": 20}, {"macro_f1": 0.6, "n": 20})
+    assert not worse.promote and "20 recent issues" in worse.reason
+    assert not gate({"macro_f1": 0.6}, {"macro_f1": 0.7}, 0.0, {"macro_f1": 0.9, "n": 20}, {"macro_f1": 0.1, "n": 20}).promote
+
+
+def test_a_candidate_worse_on_recent_issues_is_rejected_even_if_better_on_the_frozen_test(stores) -> None:
+    blobs, docs = stores
+    recent = [{"number": n, "text": f"issue {n}", "labels": [LABELS[n % 3]]} for n in range(100, 112)]
+    blobs.put(f"datasets/{REPO}/ds1/recent.jsonl", "".join(json.dumps(r) + "\n" for r in recent).encode())
+    models = {"v1": DriftingClassifier("v1", 24, knows_recent=True),
+              "v2": DriftingClassifier("v2", 30, knows_recent=False),
+              "v3": DriftingClassifier("v3", 30, knows_recent=True)}
+    assert promote(blobs, docs, REPO, "v1", load=loader(models))["promoted"]
+    outcome = promote(blobs, docs, REPO, "v2", load=loader(models))
+    assert not outcome["promoted"] and "12 recent issues" in outcome["reason"]
+    assert outcome["recent_scores"]["candidate"]["macro_f1"] < outcome["recent_scores"]["champion"]["macro_f1"]
+    assert docs.get("models", REPO, "v2")["recent_scores"]["candidate"]["n"] == 12
+    assert promote(blobs, docs, REPO, "v3", load=loader(models))["promoted"]
+    assert current_version(blobs, REPO) == "v3"
+
+
+def test_too_few_recent_issues_do_not_gate(stores) -> None:
+    blobs, docs = stores
+    recent = [{"number": n, "text": f"issue {n}", "labels": [LABELS[n % 3]]} for n in range(100, 105)]
+    blobs.put(f"datasets/{REPO}/ds1/recent.jsonl", "".join(json.dumps(r) + "\n" for r in recent).encode())
+    models = {"v1": DriftingClassifier("v1", 24, True), "v2": DriftingClassifier("v2", 30, False)}
+    promote(blobs, docs, REPO, "v1", load=loader(models))
+    outcome = promote(blobs, docs, REPO, "v2", load=loader(models))
+    assert outcome["promoted"] and outcome["recent_scores"] == {}
