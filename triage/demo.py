@@ -15,7 +15,7 @@ from .labeler import DryRunWriter, label_issues, policy_for
 from .model import Classifier
 from .promotion import promote
 from .registry import current_version, model_prefix
-from .report import per_label_table, write_report
+from .report import TABLE_HEAD, per_label_table, write_report
 from .sources import read_issues
 from .training import train_local
 
@@ -80,7 +80,7 @@ def run_demo(ctx: Context, out: Path, held_back: int, progress: bool = True) -> 
     _step(7, "summary")
     paths = write_report(out, model.manifest, evaluation, decisions, title=f"Issue labeler report: {repo}")
     raw, at = evaluation["raw"], evaluation["at_thresholds"]
-    print_table(per_label_table(raw), ["label", "support", "precision", "recall", "F1"])
+    print_table(per_label_table(raw, model.manifest), TABLE_HEAD)
     labeled = [d for d in decisions if d["add"]]
     right = sum(1 for d in labeled if d["add"][0]["label"] in d["truth"])
     print(f"\ntest split ({raw['n']} issues): accuracy {raw['accuracy']:.3f}, macro-F1 {raw['macro_f1']:.3f}, "

@@ -65,20 +65,34 @@ def plot_precision_coverage(curve: dict[str, list[float]], operating: tuple[floa
     plt.close(fig)
 
 
-def per_label_table(metrics: dict[str, Any]) -> list[list[str]]:
-    """Rows of label, support, precision, recall, F1 (raw top-1 predictions)."""
+TABLE_HEAD = ["label", "train examples", "threshold", "test support", "precision", "recall", "F1"]
+
+
+def per_label_table(metrics: dict[str, Any], manifest: dict[str, Any]) -> list[list[str]]:
+    """Rows of label, training examples, threshold, test support, precision, recall, F1 (raw top-1 predictions)."""
+    train_counts = manifest.get("label_counts", {}).get("train", {})
+    thresholds = manifest.get("thresholds", {}).get("per_label", {})
     rows = []
     for label, m in sorted(metrics["per_label"].items(), key=lambda kv: -kv[1]["support"]):
-        rows.append([label, str(m["support"]), f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}"])
+        threshold = f"{thresholds[label]:.2f}" if label in thresholds else ""
+        rows.append([label, str(train_counts.get(label, "")), threshold, str(m["support"]), f"{m['precision']:.2f}",
+                     f"{m['recall']:.2f}", f"{m['f1']:.2f}"])
     return rows
 
 
+def write_model_card(folder: Path, manifest: dict[str, Any], evaluation: dict[str, Any]) -> dict[str, Path]:
+    """The card stored with every model: ``card.md``, ``card.html``, the two plots and ``evaluation.json``."""
+    return write_report(folder, manifest, evaluation, title=f"Model card: {manifest['repo']} {manifest['version']}",
+                        stem="card")
+
+
 def write_report(out: Path, manifest: dict[str, Any], evaluation: dict[str, Any],
-                 decisions: Sequence[dict[str, Any]] = (), title: str = "Issue labeler report") -> dict[str, Path]:
-    """Write ``confusion_matrix.png``, ``precision_coverage.png``, ``report.md``, ``report.html`` and ``evaluation.json``."""
+                 decisions: Sequence[dict[str, Any]] = (), title: str = "Issue labeler report",
+                 stem: str = "report") -> dict[str, Path]:
+    """Write ``confusion_matrix.png``, ``precision_coverage.png``, ``{stem}.md``, ``{stem}.html`` and ``evaluation.json``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("confusion_matrix.png", "precision_coverage.png", "report.md",
-                                           "report.html", "evaluation.json")}
+    paths = {name: out / name for name in ("confusion_matrix.png", "precision_coverage.png", "evaluation.json")}
+    paths["report.md"], paths["report.html"] = out / f"{stem}.md", out / f"{stem}.html"
     plot_confusion(evaluation["confusion"], evaluation["labels"], paths["confusion_matrix.png"])
     at = evaluation.get("at_thresholds")
     target = float(manifest["thresholds"].get("target_precision", 0.9))
@@ -99,10 +113,10 @@ def write_report(out: Path, manifest: dict[str, Any], evaluation: dict[str, Any]
     if training:
         summary.append(("training", f"{training['examples_seen']} examples in {training['seconds']:.0f} s on "
                                     f"{training['device']} ({training['epochs_run']} epochs)"))
-    table = per_label_table(raw)
+    table = per_label_table(raw, manifest)
     md = [f"# {title}", "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in summary], "",
           "## Per label (test split, top label, no abstention)", "",
-          "| label | support | precision | recall | F1 |", "|---|---:|---:|---:|---:|",
+          "| " + " | ".join(TABLE_HEAD) + " |", "|---|" + "---:|" * (len(TABLE_HEAD) - 1),
           *["| " + " | ".join(row) + " |" for row in table], "",
           "## Plots", "", "![confusion matrix](confusion_matrix.png)", "",
           "![precision vs coverage](precision_coverage.png)", ""]
@@ -127,6 +141,7 @@ def _html(title: str, summary: list[tuple[str, str]], table: list[list[str]], de
     e = html.escape
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in summary)
     labels = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in table)
+    head = "".join(f"<th>{e(h)}</th>" for h in TABLE_HEAD)
     dec = "".join(
         f"<tr><td>#{d['number']}</td><td>{e(_decision_text(d))}</td><td>{d['top'][0]['score']:.2f}</td>"
         f"<td>{e(', '.join(d.get('truth', [])))}</td></tr>" for d in decisions)
@@ -139,7 +154,7 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;paddi
 img{{max-width:100%;border:1px solid #eee}}</style></head><body>
 <h1>{e(title)}</h1><table>{rows}</table>
 <h2>Per label (test split, top label, no abstention)</h2>
-<table><tr><th>label</th><th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>{labels}</table>
+<table><tr>{head}</tr>{labels}</table>
 <h2>Plots</h2><img src="confusion_matrix.png" alt="confusion matrix"><img src="precision_coverage.png" alt="precision vs coverage">
 {dec_section}</body></html>
 """

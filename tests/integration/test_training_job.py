@@ -64,6 +64,15 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     assert set(manifest["metrics"]) == {"validation", "test"}
     assert set(manifest["thresholds"]["per_label"]) == set(AREAS)
     assert manifest["training"]["steps"] == manifest["training"]["planned_steps"] > 0
+    # The model card travels with the model: data version, label counts, metrics, thresholds, plots.
+    card = (folder / "card.md").read_text()
+    assert manifest["dataset_version"] in card and f"{manifest['metrics']['test']['raw']['macro_f1']:.3f}" in card
+    for label in AREAS:
+        count, threshold = manifest["label_counts"]["train"][label], manifest["thresholds"]["per_label"][label]
+        assert f"| {label} | {count} | {threshold:.2f} |" in card
+    assert "confusion_matrix.png" in (folder / "card.html").read_text()
+    for plot in ("confusion_matrix.png", "precision_coverage.png"):
+        assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "model.int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size
     serving = manifest["serving"]
     assert serving["file"] in ("model.onnx", "model.int8.onnx") and set(serving["int8_macro_f1_delta"]) == {"validation", "test"}
