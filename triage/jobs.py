@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from . import telemetry
 from .bootstrap import Services
@@ -19,6 +19,7 @@ from .feedback import FEEDBACK
 from .ingest import ISSUES, stored_issues
 from .intake import IntakeResult, handle_delivery, label_aliases
 from .label_requests import handle_label_request, parse_request
+from .live import live_quality
 from .model import Classifier
 from .promotion import promote
 from .queues import LABEL_REQUESTS
@@ -27,7 +28,6 @@ from .repo_config import load_repo_config
 from .scraper import CURSOR_ID, CURSORS, scrape
 from .training import RUNS, JobRequest, hyperparameters, new_model_version
 from .tuning import auto_tune, known_config, tuning_history
-from .live import live_quality
 
 POISON = "poison"
 _MODEL_PATH = re.compile(r"^(?:[^/]+/)?models/([^/]+/[^/]+)/([^/]+)/manifest\.json$")
@@ -50,15 +50,21 @@ def receive_webhook(s: Services, headers: Mapping[str, str], body: bytes) -> Int
     """The webhook intake with the app's stores and secret."""
     result = handle_delivery(headers, body, s.webhook_secret, s.docs, s.queue, s.settings.bot_login)
     for repo in sorted({record["repo"] for record in result.feedback}):
-        after_feedback(s, repo)
+        after_feedback(s, repo, [record for record in result.feedback if record["repo"] == repo])
     telemetry.event("WebhookDelivery", status=result.status, message=result.message,
                     event=headers.get("X-GitHub-Event") or headers.get("x-github-event"),
                     enqueued=len(result.enqueued), feedback=len(result.feedback))
     return result
 
 
-def after_feedback(s: Services, repo: str) -> list[dict[str, Any]]:
-    """What follows new human feedback: auto-tuning of the current model's thresholds when it is on."""
+def after_feedback(s: Services, repo: str, records: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """What follows new human feedback: a telemetry event per record, then auto-tuning of the current
+    model's thresholds when it is on; returns the threshold changes."""
+    for record in records:
+        telemetry.event("LabelFeedback", repo=repo, issue=record["number"], label=record["label"],
+                        verdict=record["verdict"], judged_label=record.get("judged_label"),
+                        source=record.get("source"), model=record.get("model_version"))
+        telemetry.count("triage.feedback", 1, repo=repo, verdict=record["verdict"])
     if not s.settings.auto_tune:
         return []
     pointer, _ = read_pointer(s.blobs, repo)

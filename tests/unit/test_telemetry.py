@@ -130,3 +130,13 @@ def test_attributes_are_made_exportable() -> None:
 
 def test_nothing_is_configured_without_a_connection_string() -> None:
     assert telemetry.configure_from_env({}) is False
+
+
+def test_feedback_is_an_event_and_a_metric(tmp_path: Path) -> None:
+    s = build_services({"TRIAGE_HOME": str(tmp_path)})
+    record = {"repo": "octo/widgets", "number": 7, "label": "bug", "verdict": "corrected", "judged_label": "bug",
+              "source": "review", "model_version": "v1"}
+    jobs.after_feedback(s, "octo/widgets", [record])
+    (event,) = events("LabelFeedback")
+    assert (event["verdict"], event["judged_label"], event["source"], event["issue"]) == ("corrected", "bug", "review", 7)
+    assert any(dict(p.attributes).get("verdict") == "corrected" for p in metric_points("triage.feedback"))
