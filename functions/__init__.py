@@ -1,5 +1,6 @@
 """Thin trigger adapters: decode the binding, call one core function (``triage.jobs``), return or raise."""
 
+from .dashboard import bp as dashboard
 from .health import bp as health
 from .labeler import bp as labeler
 from .models import bp as models
@@ -8,4 +9,4 @@ from .status import bp as status
 from .training import bp as training
 from .webhook import bp as webhook
 
-BLUEPRINTS = [health, webhook, labeler, scrape, training, models, status]
+BLUEPRINTS = [health, webhook, labeler, scrape, training, models, status, dashboard]

@@ -21,6 +21,7 @@ from .dataset import (
 )
 from .errors import InputError, TriageError
 from .evaluation import evaluate_model
+from .feedback import FEEDBACK
 from .ingest import ingest, stored_issues
 from .intake import label_aliases
 from .issues import check_repo
@@ -73,7 +74,8 @@ def cmd_dataset(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     """Build and store a dataset version from the stored issues."""
     issues = stored_issues(ctx.docs, args.repo)
     spec = DatasetSpec.from_settings(ctx.settings, label_aliases(ctx.docs, args.repo))
-    dataset = build_dataset(issues, spec, frozen_test_numbers(ctx.blobs, args.repo))
+    dataset = build_dataset(issues, spec, frozen_test_numbers(ctx.blobs, args.repo),
+                            feedback=ctx.docs.query(FEEDBACK, args.repo))
     manifest = save_dataset(ctx.blobs, dataset)
     return {k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
 
@@ -119,6 +121,44 @@ def cmd_label(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
     writer = DryRunWriter()
     decisions = label_issues(issues, model, policy, writer, ctx.docs)
     return {"model": model.version, "issues": len(decisions), "would_label": len(writer.calls), "calls": writer.calls}
+
+
+def cmd_dashboard(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """Serve the maintainer dashboard over HTTP (loopback by default) until interrupted."""
+    import os
+    from urllib.parse import quote
+
+    from .bootstrap import build_services
+    from .dashboard import WebRequest, WebResponse, auth_for, handle_dashboard, handle_review
+    from .localweb import LocalServer, router
+
+    s = build_services({**os.environ, "TRIAGE_HOME": str(ctx.settings.home)})
+    auth = auth_for(s)
+
+    def review(request: WebRequest) -> WebResponse:
+        response, due = handle_review(s, request, auth)
+        if due:  # no Durable Functions here: say so instead of starting the training orchestration
+            logging.getLogger("triage.dashboard").warning(
+                "retraining %s is due: run `triage dataset --repo %s` and `triage train --repo %s`", due, due, due)
+        return response
+
+    routes = {("GET", "/api/dashboard"): lambda request: handle_dashboard(s, request, auth),
+              ("POST", "/api/dashboard/review"): review}
+    server = LocalServer(router(routes), args.host, args.port)
+    url = f"{server.url}/api/dashboard"
+    if auth.disabled:
+        print(auth.disabled, file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host} over plain HTTP; the session cookie can be read on the network",
+              file=sys.stderr)
+    print(f"dashboard: log in at {url}?token={quote(auth.token)}" if auth.token else f"dashboard: {url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return {"dashboard": url, "stopped": True}
 
 
 def _headline(evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="auto")
     p.add_argument("--dry-run", action="store_true", default=True,
                    help="log the GitHub calls instead of making them (the only mode until the GitHub adapter lands)")
+    p = sub.add_parser("dashboard", help="serve the maintainer dashboard on this machine (prints the login URL)",
+                       description="serve the maintainer dashboard on this machine (prints the login URL)")
+    p.set_defaults(func=cmd_dashboard)
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p = sub.add_parser("demo", help="run the whole pipeline on the bundled corefx issues", description="run the whole pipeline on the bundled corefx issues")
     p.set_defaults(func=None)
     p.add_argument("--out", type=Path, default=Path("out"))

@@ -223,12 +223,16 @@ def relabel_batch(s: Services, repo: str, numbers: list[int], cache: ModelCache)
     return counts
 
 
-def status(s: Services) -> dict[str, Any]:
-    """Everything ``GET /api/status`` shows, per repository."""
+def repositories(s: Services) -> list[str]:
+    """The configured repositories and those with a promoted model, sorted."""
     promoted = {name[len("models/"):-len("/current.json")] for name in s.blobs.list("models/")
                 if name.endswith("/current.json")}
-    repos = sorted(set(s.repositories) | promoted)
-    return {"repositories": {repo: _repo_status(s, repo) for repo in repos},
+    return sorted(set(s.repositories) | promoted)
+
+
+def status(s: Services) -> dict[str, Any]:
+    """Everything ``GET /api/status`` shows, per repository."""
+    return {"repositories": {repo: _repo_status(s, repo) for repo in repositories(s)},
             "queue": {"depth": s.queue.depth(), "poison": s.queue.depth(f"{LABEL_REQUESTS}-poison")},
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

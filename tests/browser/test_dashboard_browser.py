@@ -1,0 +1,180 @@
+"""The maintainer dashboard in headless Chromium, served by the Function app's own handlers.
+
+The registered ``dashboard`` and ``dashboard_review`` functions run behind ``triage.localweb`` on
+127.0.0.1 with the emulated stores (Azurite, Cosmos DB emulator) and a tiny model trained and
+promoted for real. Decisions and feedback are seeded through the product's functions. The browser
+logs in with the token URL, reads the chart and the tables, and confirms a prediction with
+JavaScript turned off; the feedback must land in the Cosmos emulator and move live precision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from functions import _runtime
+from tests.conftest import ROOT, user_function
+from tests.durable_double import FakeDurableClient
+from tests.emulators.fixtures import Azurite, Cosmos
+from tests.integration.test_e2e_functions import REPO, promote_tiny_model
+from triage.azure_stores import CosmosDocumentStore
+from triage.bootstrap import DATABASE, Services
+from triage.dashboard import WebRequest, WebResponse
+from triage.feedback import FEEDBACK, LOCKS, record_review
+from triage.issues import Issue
+from triage.labeler import PREDICTIONS, record_decision
+from triage.live import live_quality
+from triage.localweb import Handler, LocalServer, router
+from triage.model import Classifier
+from triage.policy import Policy, decide
+from triage.registry import MODELS, model_prefix
+from triage.training import RUNS
+from triage.tuning import TUNING
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TOKEN = "browser-test-token-5f1c0a7e"
+CONTAINERS = (PREDICTIONS, FEEDBACK, LOCKS, TUNING, MODELS, RUNS, "poison")
+
+
+def forget(s: Services, repo: str) -> None:
+    """Remove what earlier tests in this session left for ``repo`` in the shared emulators."""
+    for container in CONTAINERS:
+        for doc in s.docs.query(container, repo):
+            s.docs.delete(container, repo, doc["id"])
+    for name in s.blobs.list(f"models/{repo}/"):
+        s.blobs.delete(name)
+
+
+@pytest.fixture()
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, azurite: Azurite, cosmos: Cosmos) -> Iterator[Services]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
+    for key in ("TRIAGE_DASHBOARD_AUTH", "TRIAGE_DASHBOARD_SECRET", "TRIAGE_DASHBOARD_MAINTAINERS", "TRIAGE_AUTO_TUNE",
+                "WEBSITE_AUTH_ENABLED"):
+        monkeypatch.delenv(key, raising=False)
+    settings = {
+        "TRIAGE_HOME": str(tmp_path), "TRIAGE_STORAGE": azurite.connection_string,
+        "TRIAGE_COSMOS": cosmos.connection_string, "TRIAGE_COSMOS_ENDPOINT_DISCOVERY": "false",
+        "TRIAGE_REPOSITORIES": REPO, "TRIAGE_DASHBOARD_TOKEN": TOKEN, "TRIAGE_RETRAIN_AFTER": "3",
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    _runtime.services.cache_clear()
+    forget(_runtime.services(), REPO)
+    yield _runtime.services()
+    forget(_runtime.services(), REPO)
+    _runtime.services.cache_clear()
+
+
+def function_app(client: FakeDurableClient) -> Handler:
+    """The registered Functions handlers, as a WebRequest → WebResponse handler."""
+
+    def http_request(request: WebRequest) -> func.HttpRequest:
+        url = f"http://{request.header('Host') or '127.0.0.1'}{request.path}"
+        return func.HttpRequest(request.method, url, headers=dict(request.headers), params=dict(request.query),
+                                body=request.body)
+
+    def web_response(response: func.HttpResponse) -> WebResponse:
+        return WebResponse(response.status_code, response.get_body(), dict(response.headers))
+
+    def dashboard(request: WebRequest) -> WebResponse:
+        return web_response(user_function("dashboard")(http_request(request)))
+
+    def review(request: WebRequest) -> WebResponse:
+        inner = user_function("dashboard_review").__wrapped__  # below the Durable client middleware
+        return web_response(asyncio.run(inner(req=http_request(request), client=client)))
+
+    return router({("GET", "/api/dashboard"): dashboard, ("POST", "/api/dashboard/review"): review})
+
+
+def seed_decisions(s: Services, version: str, issues: list[Issue]) -> list[int]:
+    """Decisions of the promoted model on six unlabeled issues (five labeled, one abstention)."""
+    model = Classifier.from_store(s.blobs, model_prefix(REPO, version))
+    numbers = []
+    for k, original in enumerate(issues[-6:]):
+        issue = Issue(REPO, original.number, original.title, original.body)
+        threshold = 1.01 if k == 0 else 0.01  # the oldest one abstains
+        policy = Policy(thresholds={label: threshold for label in model.labels}, single_label=model.single_label)
+        record_decision(s.docs, decide(issue, model.scores(issue.title, issue.body), policy, version), True, policy)
+        numbers.append(issue.number)
+    return numbers
+
+
+def test_maintainer_confirms_a_prediction_in_the_browser(app_env: Services, tmp_path: Path, cosmos: Cosmos,
+                                                         corefx_issues: list[Issue], tiny_encoder: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    s = app_env
+    version = promote_tiny_model(tmp_path, corefx_issues, tiny_encoder)
+    numbers = seed_decisions(s, version, corefx_issues)
+    predicted = {p["number"]: p["add"][0]["label"] for p in s.docs.query(PREDICTIONS, REPO) if p["add"]}
+    assert len(predicted) == 5
+    first, second = sorted(predicted)[:2]
+    record_review(s.docs, REPO, first, predicted[first], "confirm", "alice")
+    record_review(s.docs, REPO, second, predicted[second], "reject", "bob")
+    emulator = CosmosDocumentStore.from_connection_string(cosmos.connection_string, DATABASE,
+                                                          enable_endpoint_discovery=False)
+    assert live_quality(emulator, REPO)["precision"] == 0.5
+    has_card = bool(s.blobs.list(f"{model_prefix(REPO, version)}/precision_coverage.png"))
+
+    client = FakeDurableClient()
+    csp_errors: list[str] = []
+    with LocalServer(function_app(client)) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+            assert page.goto(f"{server.url}/api/dashboard").status == 401
+            page.goto(f"{server.url}/api/dashboard?token={TOKEN}&repo={REPO}")
+            assert page.url == f"{server.url}/api/dashboard?repo=dotnet%2Fcorefx", "the token leaves the URL"
+            (cookie,) = context.cookies()
+            assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/api/dashboard")
+
+            assert version in page.locator("#model").inner_text()
+            assert page.locator("#live-precision").inner_text() == "50.0%"
+            chart = page.locator("#precision-chart")
+            assert chart.is_visible() and chart.locator("polyline").count() >= 2  # all labels + judged labels
+            rows = page.locator("#decisions tbody tr")
+            assert rows.count() == 6
+            table = page.locator("#decisions").inner_text()
+            assert all(f"#{n}" in table for n in numbers) and "abstained" in table and "pending" in table
+            assert "confirmed" in table and "corrected" in table
+            if has_card:
+                assert page.locator("#card img").count() == 2
+                assert all(w > 0 for w in page.locator("#card img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)"))
+            else:
+                assert "no model card for this model" in page.locator("#card").inner_text()
+
+            queue = page.locator("#review tbody tr")
+            assert queue.count() == 3
+            item = queue.first
+            number = int(item.locator("td").first.inner_text().lstrip("#"))
+            with page.expect_navigation():
+                item.get_by_role("button", name="Confirm").click()
+            assert page.url.endswith("/api/dashboard?repo=dotnet%2Fcorefx#review"), page.content()[-600:]
+            assert page.locator("#review tbody tr").count() == 2
+            assert page.locator("#live-precision").inner_text() == "66.7%"
+
+            out = ROOT / "out"
+            out.mkdir(exist_ok=True)
+            page.screenshot(path=str(out / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
+
+    stored = [f for f in emulator.query(FEEDBACK, REPO, number=number) if f["source"] == "review"]
+    assert [(f["verdict"], f["judged_label"], f["actor"]) for f in stored] == [("confirmed", predicted[number], "token-holder")]
+    assert live_quality(emulator, REPO)["precision"] == 0.6667
+    assert client.started == [("training_orchestrator", f"train:{REPO}",
+                                {"repo": REPO, "reason": "review", "poll_seconds": 60.0, "deadline_minutes": 240.0})]
+    assert not csp_errors, csp_errors
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "out" / "dashboard.png", ROOT / "docs" / "dashboard.png")
