@@ -21,7 +21,7 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the signed-in maintainer (azd: AZURE_PRINCIPAL_ID); gets Key Vault Secrets Officer to set the two secrets. Empty to skip.')
+@description('Object id of the signed-in maintainer (azd: AZURE_PRINCIPAL_ID); gets Key Vault Secrets Officer to set the GitHub secrets (and the postprovision hook the dashboard secret). Empty to skip.')
 param principalId string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -66,6 +66,16 @@ param trainingDeadlineMinutes int = 240
 @description('Seconds between training status polls (TRIAGE_TRAINING_POLL_SECONDS).')
 @minValue(10)
 param trainingPollSeconds int = 60
+
+// ---------------------------------------------------------------------------------------------------------------
+// The maintainer dashboard (App Service Authentication with Microsoft Entra ID)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Application (client) id of the Entra app registration for the dashboard sign-in (README "Deploy to Azure"). Empty: App Service Authentication stays off and the dashboard answers 503.')
+param dashboardClientId string = ''
+
+@description('Comma-separated user principal names (alice@contoso.com) or Entra object ids of the maintainers allowed into the dashboard (TRIAGE_DASHBOARD_MAINTAINERS); empty: nobody.')
+param dashboardMaintainers string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
 // Compute and cost
@@ -246,6 +256,9 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     privateKeySecretUri: keyVault.outputs.privateKeySecretUri
     webhookSecretUri: keyVault.outputs.webhookSecretUri
+    dashboardSecretUri: keyVault.outputs.dashboardSecretUri
+    dashboardMaintainers: dashboardMaintainers
+    dashboardClientId: dashboardClientId
     maximumInstanceCount: functionMaximumInstances
     instanceMemoryMB: functionInstanceMemoryMB
     taskHub: taskHub
@@ -312,6 +325,7 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.keyVaultName
 output AZURE_KEY_VAULT_ENDPOINT string = keyVault.outputs.keyVaultUri
 output AZURE_KEY_VAULT_GITHUB_KEY_SECRET string = keyVault.outputs.privateKeySecretName
 output AZURE_KEY_VAULT_WEBHOOK_SECRET string = keyVault.outputs.webhookSecretName
+output AZURE_KEY_VAULT_DASHBOARD_SECRET string = keyVault.outputs.dashboardSecretName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName
 output AZURE_ML_WORKSPACE_NAME string = ml.outputs.workspaceName

@@ -1,6 +1,7 @@
-// Key Vault for the app's two secrets: the GitHub App private key and the webhook secret. The maintainer
-// sets their values after `azd up` (see README "Deploy to Azure"); the Function App reads them through
-// Key Vault references resolved with its user-assigned identity. Azure RBAC, soft delete, purge protection.
+// Key Vault for the app's three secrets: the GitHub App private key and the webhook secret, whose values the
+// maintainer sets after `azd up` (see README "Deploy to Azure"), and the dashboard's signing secret, which the
+// postprovision hook generates once (infra/hooks/postprovision.*). The Function App reads them through Key Vault
+// references resolved with its user-assigned identity. Azure RBAC, soft delete, purge protection.
 
 @description('Azure region.')
 param location string
@@ -25,6 +26,7 @@ param softDeleteRetentionInDays int = 90
 // Names the Function App's Key Vault references point at.
 var privateKeySecretName = 'github-app-private-key'
 var webhookSecretName = 'triage-webhook-secret'
+var dashboardSecretName = 'triage-dashboard-secret'
 
 var roleIds = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
@@ -58,7 +60,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// Key Vault Secrets User: read secret values, which is what resolving the app's two Key Vault references needs.
+// Key Vault Secrets User: read secret values, which is what resolving the app's three Key Vault references needs.
 resource appReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, appPrincipalId, roleIds.keyVaultSecretsUser)
   scope: vault
@@ -69,8 +71,9 @@ resource appReadsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-// Key Vault Secrets Officer (the maintainer, not the app): set the two secret values after deployment; an Owner
-// of the subscription cannot write secrets in an RBAC vault without a data-plane role.
+// Key Vault Secrets Officer (the maintainer, not the app): set the GitHub secrets after deployment, and lets the
+// postprovision hook (run as the maintainer) create the dashboard secret; an Owner of the subscription cannot
+// write secrets in an RBAC vault without a data-plane role.
 resource maintainerSetsSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
   name: guid(vault.id, secretsOfficerPrincipalId, roleIds.keyVaultSecretsOfficer)
   scope: vault
@@ -84,5 +87,7 @@ output keyVaultName string = vault.name
 output keyVaultUri string = vault.properties.vaultUri
 output privateKeySecretUri string = '${vault.properties.vaultUri}secrets/${privateKeySecretName}'
 output webhookSecretUri string = '${vault.properties.vaultUri}secrets/${webhookSecretName}'
+output dashboardSecretUri string = '${vault.properties.vaultUri}secrets/${dashboardSecretName}'
 output privateKeySecretName string = privateKeySecretName
 output webhookSecretName string = webhookSecretName
+output dashboardSecretName string = dashboardSecretName

@@ -11,7 +11,10 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,6 +24,7 @@ from pycep import BicepParser
 
 from tests.conftest import app_functions
 from triage.azure_ml import _REQUIRED as AML_REQUIRED
+from triage.dashboard_auth import MODES as DASHBOARD_AUTH_MODES
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -34,7 +38,7 @@ ALLOWED_ROLES = {
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",  # ML storage; training: `triage` container
     "f6c7c914-8db3-469d-8ca1-694a8f32e121": "AzureML Data Scientist",  # app: submit, poll, cancel jobs
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",  # training: pull the environment image
-    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",  # app: resolve its two Key Vault references
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",  # app: resolve its Key Vault references
     "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",  # the maintainer (not the app): set them
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",  # app: Entra-authenticated telemetry
 }
@@ -69,8 +73,9 @@ REPLACED_IN_AZURE: dict[str, tuple[str, ...] | None] = {
     "TRIAGE_COSMOS": ("TRIAGE_COSMOS__accountEndpoint", "TRIAGE_COSMOS__credential", "TRIAGE_COSMOS__clientId"),
     "TRIAGE_COSMOS_ENDPOINT_DISCOVERY": None,  # emulators only; Azure uses the default (discovery on)
     "GITHUB_APP_PRIVATE_KEY_PATH": ("GITHUB_APP_PRIVATE_KEY",),  # a Key Vault reference instead of a file
+    "TRIAGE_DASHBOARD_TOKEN": None,  # token mode only; Azure signs maintainers in with Entra ID (easyauth)
 }
-KEY_VAULT_REFERENCES = ("GITHUB_APP_PRIVATE_KEY", "TRIAGE_WEBHOOK_SECRET")
+KEY_VAULT_REFERENCES = ("GITHUB_APP_PRIVATE_KEY", "TRIAGE_WEBHOOK_SECRET", "TRIAGE_DASHBOARD_SECRET")
 # What would put a secret into an app setting.
 SECRET_PATTERN = re.compile(r"AccountKey=|SharedAccessKey|SharedAccessSignature|DefaultEndpointsProtocol|sig=|"
                             r"list_func|listKeys|listConnectionStrings|listAccountSas|listServiceSas|primaryKey|"
@@ -229,7 +234,7 @@ def test_the_templates_are_all_found() -> None:
     assert "main.bicep" in BICEP_FILES
     assert {"modules/functionapp.bicep", "modules/storage.bicep", "modules/cosmos.bicep", "modules/keyvault.bicep",
             "modules/ml.bicep", "modules/monitoring.bicep", "modules/model-events.bicep",
-            "modules/budget.bicep", "modules/identity.bicep"} <= set(BICEP_FILES)
+            "modules/budget.bicep", "modules/identity.bicep", "modules/functionapp-auth.bicep"} <= set(BICEP_FILES)
 
 
 @pytest.mark.parametrize("file", BICEP_FILES)
@@ -293,6 +298,62 @@ def test_the_postdeploy_hook_gets_what_it_reads() -> None:
         passed = set(re.findall(r"\b(\w+)=[\"']?\$", arguments))
         assert required <= passed <= set(events), f"{script} passes {passed} to model-events.bicep"
         assert "infra/modules/model-events.bicep" in source and "ENABLE_MODEL_EVENTS true" in source
+
+
+def test_the_postprovision_hook_creates_the_dashboard_secret_only_if_absent() -> None:
+    hooks = yaml.safe_load((ROOT / "azure.yaml").read_text(encoding="utf-8"))["hooks"]["postprovision"]
+    assert {hooks["posix"]["run"], hooks["windows"]["run"]} == {"./infra/hooks/postprovision.sh",
+                                                                "./infra/hooks/postprovision.ps1"}
+    outputs = template("main.bicep")["outputs"]
+    assert text(outputs["AZURE_KEY_VAULT_DASHBOARD_SECRET"]["value"]) == "keyVault.outputs.dashboardSecretName"
+    for script in ("postprovision.sh", "postprovision.ps1"):
+        source = (INFRA / "hooks" / script).read_text(encoding="utf-8")
+        read = set(re.findall(r"\b(AZURE_[A-Z_]+)\b", source)) - {"AZURE_PRINCIPAL_ID"}  # azd's, named in a message
+        assert "AZURE_KEY_VAULT_DASHBOARD_SECRET" in read and read <= set(outputs), f"{script} reads {read}"
+        # The value goes through a file, never a command line; it is 32 random bytes.
+        assert "--file" in source and "--value" not in source, script
+        assert ("-N32 /dev/urandom" if script.endswith(".sh") else "RandomNumberGenerator]::GetBytes(32)") in source
+        assert source.index("az keyvault secret list") < source.index("az keyvault secret set"), script
+
+
+# A stand-in for the Azure CLI: logs its arguments (and the value of a secret set from a file), answers the listing.
+FAKE_AZ = r"""#!/bin/sh
+echo "$*" >> "LOG"
+case "$1 $2 $3" in
+  "keyvault secret list") LISTED ;;
+  "keyvault secret set")
+    while [ "$#" -gt 0 ]; do [ "$1" = "--file" ] && echo "value=$(cat "$2")" >> "LOG"; shift; done ;;
+esac
+"""
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+@pytest.mark.parametrize(("listing", "created"), [("0", True), ("1", False), (None, False)])
+def test_the_postprovision_hook_runs_idempotently(tmp_path: Path, listing: str | None, created: bool) -> None:
+    """Run postprovision.sh against a fake `az`: it sets the secret only when the vault's listing says it is absent,
+    and a refused listing (no data role yet) is an error, never a reason to replace the secret."""
+    log = tmp_path / "az.log"
+    listed = "echo Forbidden >&2; exit 1" if listing is None else f"echo {listing}"
+    (tmp_path / "az").write_text(FAKE_AZ.replace("LOG", str(log)).replace("LISTED", listed))
+    (tmp_path / "sleep").write_text("#!/bin/sh\n")
+    for fake in ("az", "sleep"):
+        (tmp_path / fake).chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "AZURE_SUBSCRIPTION_ID": "sub",
+           "AZURE_RESOURCE_GROUP": "rg-x", "AZURE_FUNCTION_APP_NAME": "func-x", "AZURE_KEY_VAULT_NAME": "kv-x",
+           "AZURE_KEY_VAULT_DASHBOARD_SECRET": "triage-dashboard-secret"}
+    result = subprocess.run(["sh", str(INFRA / "hooks" / "postprovision.sh")], env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    calls = log.read_text().splitlines()
+    assert result.returncode == (1 if listing is None else 0), result.stderr
+    sets = [c for c in calls if c.startswith("keyvault secret set")]
+    values = [c.removeprefix("value=") for c in calls if c.startswith("value=")]
+    if created:
+        assert len(sets) == 1 and "--vault-name kv-x --name triage-dashboard-secret --file " in sets[0]
+        assert len(values) == 1 and re.fullmatch(r"[0-9a-f]{64}", values[0]), values
+        assert values[0] not in result.stdout + result.stderr
+        assert any(c.startswith("functionapp restart") for c in calls)  # the app reads the new value now
+    else:
+        assert not sets and not any(c.startswith("functionapp restart") for c in calls), calls
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -562,6 +623,105 @@ def test_every_binding_expression_and_connection_is_set() -> None:
     for connection in {b["connection"] for b in bindings() if "connection" in b}:
         for part in ("blobServiceUri", "queueServiceUri", "credential", "clientId"):
             assert f"{connection}__{part}" in settings, f"{connection}__{part}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The maintainer dashboard: App Service Authentication (Easy Auth) with Microsoft Entra ID
+# ---------------------------------------------------------------------------------------------------------------
+
+AUTH_FILE = "modules/functionapp-auth.bicep"
+
+
+def easy_auth() -> dict[str, Any]:
+    """The properties of the authsettingsV2 config of the Function App."""
+    config = one(AUTH_FILE, "Microsoft.Web/sites/config")
+    assert config["name"] == "authsettingsV2" and config["parent"] == "site"
+    (site,) = [r for _, r in resources(AUTH_FILE, "Microsoft.Web/sites", existing=True)]
+    assert site["existing"] and site["config"]["name"] == "functionAppName"
+    return config["properties"]
+
+
+def excluded(path: str, patterns: list[str]) -> bool:
+    """Whether App Service Authentication lets `path` through unauthenticated: equal, or below a `…/*` pattern."""
+    return any(path == p or (p.endswith("/*") and path.startswith(p[:-1])) for p in patterns)
+
+
+def test_the_dashboard_runs_in_easyauth_mode_with_a_key_vault_secret() -> None:
+    settings = app_settings()
+    assert settings["TRIAGE_DASHBOARD_AUTH"] == "easyauth" and "easyauth" in DASHBOARD_AUTH_MODES
+    assert "TRIAGE_DASHBOARD_TOKEN" not in settings  # no shared token in Azure
+    assert settings["TRIAGE_DASHBOARD_MAINTAINERS"] == "dashboardMaintainers"
+    assert settings["TRIAGE_DASHBOARD_SECRET"] == "@Microsoft.KeyVault(SecretUri=${dashboardSecretUri})"
+    for file in ("main.bicep", "modules/functionapp.bicep"):
+        assert param_default(file, "dashboardMaintainers") == "" and param_default(file, "dashboardClientId") == ""
+    params = body(template("main.bicep")["modules"]["functionApp"])["params"]
+    assert text(params["dashboardSecretUri"]) == "keyVault.outputs.dashboardSecretUri"
+    assert params["dashboardMaintainers"] == "dashboardMaintainers" and params["dashboardClientId"] == "dashboardClientId"
+    azd = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert azd["dashboardMaintainers"]["value"] == "${TRIAGE_DASHBOARD_MAINTAINERS}"
+    assert azd["dashboardClientId"]["value"] == "${DASHBOARD_CLIENT_ID}"
+    # The secret the reference points at is a third secret of the app's vault, next to the GitHub ones.
+    vault = template("modules/keyvault.bicep")
+    names = {resolve("modules/keyvault.bicep", n) for n in ("privateKeySecretName", "webhookSecretName",
+                                                            "dashboardSecretName")}
+    assert names == {"github-app-private-key", "triage-webhook-secret", "triage-dashboard-secret"}
+    assert vault["outputs"]["dashboardSecretUri"]["value"] == "${vault.properties.vaultUri}secrets/${dashboardSecretName}"
+    assert vault["outputs"]["dashboardSecretName"]["value"] == "dashboardSecretName"
+
+
+def test_easy_auth_is_deployed_only_once_the_app_registration_exists() -> None:
+    module = template("modules/functionapp.bicep")["modules"]["auth"]
+    assert module["detail"]["path"] == "functionapp-auth.bicep"
+    assert module["config"]["condition"] == {"operator": {"type": "not", "operands": {"bool_value": {
+        "function": {"type": "empty", "parameters": {"item_to_test": "dashboardClientId"}}}}}}
+    params = body(module)["params"]
+    assert set(params) <= set(template(AUTH_FILE)["parameters"]) and required_params(AUTH_FILE) <= set(params)
+    assert params["clientId"] == "dashboardClientId" and text(params["functionAppName"]) == "site.name"
+    assert not list(resources("modules/functionapp.bicep", "Microsoft.Web/sites/config"))  # only through the module
+
+
+def test_easy_auth_requires_an_entra_sign_in_and_redirects_to_it() -> None:
+    auth = easy_auth()
+    assert auth["platform"]["enabled"] is True  # what sets WEBSITE_AUTH_ENABLED=True, which the code requires
+    validation = auth["globalValidation"]
+    assert validation["requireAuthentication"] is True
+    assert validation["unauthenticatedClientAction"] == "RedirectToLoginPage"
+    assert validation["redirectToProvider"] == "azureactivedirectory"
+    assert auth["httpSettings"]["requireHttps"] is True
+    assert auth["login"]["tokenStore"]["enabled"] is True
+    assert set(auth["identityProviders"]) == {"azureActiveDirectory"}
+    entra = auth["identityProviders"]["azureActiveDirectory"]
+    assert entra["enabled"] is True
+    # Single tenant: this tenant's v2.0 issuer. No client secret: the ID-token (implicit) sign-in.
+    assert entra["registration"] == {
+        "clientId": "clientId",
+        "openIdIssuer": "${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0"}
+    assert entra["validation"]["allowedAudiences"] == ["api://${clientId}"]
+    assert not any("PROVIDER_AUTHENTICATION_SECRET" in name for name in app_settings())
+
+
+def test_easy_auth_excludes_every_route_but_the_dashboard() -> None:
+    patterns = resolve(AUTH_FILE, easy_auth()["globalValidation"]["excludedPaths"])
+    assert isinstance(patterns, list) and all(isinstance(p, str) and p.startswith("/") for p in patterns), patterns
+    # `*` only as a trailing `/*` (the one form the App Service team confirmed), and nothing as broad as /api/*.
+    assert all("*" not in p.removesuffix("/*") for p in patterns), patterns
+    prefix = json.loads((ROOT / "host.json").read_text(encoding="utf-8")).get("extensions", {}).get(
+        "http", {}).get("routePrefix", "api")
+    routes = {b["function"]: b["route"] for b in bindings() if b["type"] == "httpTrigger"}
+    assert {"dashboard", "dashboard_review", "github_webhook", "health", "status"} <= set(routes), routes
+    for function, route in routes.items():
+        path = f"/{prefix}/" + re.sub(r"\{[^}]+\}", "x", route)
+        if route.split("/")[0] == "dashboard":
+            assert not excluded(path, patterns), f"{function} ({path}) must require an Entra sign-in"
+        else:
+            assert excluded(path, patterns), f"{function} ({path}) would be redirected to the Entra sign-in"
+    assert excluded("/api/github/webhook", patterns) and excluded("/api/health", patterns)
+    # The host's system-key endpoints: Event Grid's deliveries to the blobs extension, Durable status URLs.
+    endpoint = one("modules/model-events.bicep", "Microsoft.EventGrid/systemTopics/eventSubscriptions")[
+        "properties"]["destination"]["properties"]["endpointUrl"]
+    event_grid = "/" + endpoint.split("}/", 1)[1].split("?")[0]
+    assert event_grid == "/runtime/webhooks/blobs" and excluded(event_grid, patterns)
+    assert excluded("/runtime/webhooks/durabletask/instances/x", patterns)
 
 
 def test_monthly_budget_alerts_at_80_percent_actual_and_100_percent_forecast() -> None:

@@ -1,0 +1,53 @@
+# azd postprovision hook: create the dashboard's signing secret (TRIAGE_DASHBOARD_SECRET) once per environment.
+#
+# The Function App reads it through a Key Vault reference; nobody needs to know its value, so it is generated here
+# (32 random bytes, hex) and stored in the app's vault only if the vault does not hold it yet: later `azd provision`
+# runs keep it. It runs as the signed-in maintainer, who has Key Vault Secrets Officer on the vault (principalId),
+# and never prints the value nor passes it on a command line. Rerun it alone with: azd hooks run postprovision
+$ErrorActionPreference = 'Stop'
+
+foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME',
+                  'AZURE_KEY_VAULT_DASHBOARD_SECRET') {
+    if (-not [Environment]::GetEnvironmentVariable($name)) {
+        Write-Error "$name is not set; run 'azd provision' first."
+    }
+}
+if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
+    Write-Error "The Azure CLI (az) is needed for this step; install it, run 'az login', then 'azd hooks run postprovision'."
+}
+
+# Whether the secret exists. A role assignment made by this provision can take a few minutes to reach Key Vault, so a
+# refused listing is retried; it is never taken for "absent" (that would replace a secret in use).
+$count = $null
+for ($try = 0; $try -lt 20; $try++) {
+    $count = az keyvault secret list --subscription $env:AZURE_SUBSCRIPTION_ID --vault-name $env:AZURE_KEY_VAULT_NAME `
+        --query "length([?name=='$($env:AZURE_KEY_VAULT_DASHBOARD_SECRET)'])" -o tsv 2>$null
+    if ($LASTEXITCODE -eq 0 -and $count) { break }
+    $count = $null
+    Start-Sleep -Seconds 15
+}
+if ($null -eq $count) {
+    Write-Error ("Cannot list the secrets of $($env:AZURE_KEY_VAULT_NAME); you need Key Vault Secrets Officer on it " +
+                 "(azd sets AZURE_PRINCIPAL_ID to the signed-in user), then 'azd hooks run postprovision'.")
+}
+if ($count -ne '0') {
+    Write-Host "Dashboard secret $($env:AZURE_KEY_VAULT_DASHBOARD_SECRET) already in $($env:AZURE_KEY_VAULT_NAME); kept."
+    exit 0
+}
+
+$file = New-TemporaryFile
+try {
+    $bytes = [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(32)
+    [System.IO.File]::WriteAllText($file.FullName, [Convert]::ToHexString($bytes).ToLowerInvariant())
+    az keyvault secret set --subscription $env:AZURE_SUBSCRIPTION_ID --vault-name $env:AZURE_KEY_VAULT_NAME `
+        --name $env:AZURE_KEY_VAULT_DASHBOARD_SECRET --file $file.FullName --encoding utf-8 --output none
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+finally {
+    Remove-Item -Force $file.FullName -ErrorAction SilentlyContinue
+}
+# The app may have started with the reference unresolved; a restart makes it read the new secret now.
+az functionapp restart --subscription $env:AZURE_SUBSCRIPTION_ID -g $env:AZURE_RESOURCE_GROUP -n $env:AZURE_FUNCTION_APP_NAME `
+    --output none
+if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+Write-Host "Dashboard secret $($env:AZURE_KEY_VAULT_DASHBOARD_SECRET) created in $($env:AZURE_KEY_VAULT_NAME) (value not shown)."
