@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from .config import Settings
+from .config import Settings, secret_setting
 from .errors import ConfigError
 from .github_api import GitHubApi
 from .queues import LABEL_REQUESTS, MessageQueue, SqliteQueue
@@ -57,7 +57,7 @@ def build_services(env: Mapping[str, str] | None = None) -> Services:
         settings=settings, blobs=blobs, docs=docs, queue=queue, trainer=_trainer(env, settings, blobs, docs),
         github=lambda: _github(env),
         repositories=tuple(r.strip() for r in env.get("TRIAGE_REPOSITORIES", "").split(",") if r.strip()),
-        webhook_secret=env.get("TRIAGE_WEBHOOK_SECRET", ""),
+        webhook_secret=secret_setting(env, "TRIAGE_WEBHOOK_SECRET"),
         retrain_after=_number(env, "TRIAGE_RETRAIN_AFTER", 50, int),
         training_deadline_minutes=_number(env, "TRIAGE_TRAINING_DEADLINE_MINUTES", 240.0, float),
         poll_seconds=_number(env, "TRIAGE_TRAINING_POLL_SECONDS", 60.0, float),

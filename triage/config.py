@@ -6,6 +6,7 @@ validated when read; a bad value raises :class:`ConfigError` naming the variable
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,6 +26,21 @@ def _bool(text: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false")
+
+
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+
+
+def secret_setting(env: Mapping[str, str], name: str) -> str:
+    """A secret from the environment; "" when unset or when App Service could not resolve its Key Vault
+    reference (it then passes the reference text itself, which must never serve as a key)."""
+    value = env.get(name, "")
+    if value.strip().startswith(KEY_VAULT_REFERENCE):
+        logging.getLogger(__name__).error(
+            "%s is an unresolved Key Vault reference: check that the secret exists and that the app's identity "
+            "has Key Vault Secrets User on the vault; treating it as unset", name)
+        return ""
+    return value
 
 
 @dataclass(frozen=True)

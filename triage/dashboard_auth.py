@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Mapping, Protocol
 from urllib.parse import urlsplit
 
+from .config import KEY_VAULT_REFERENCE, secret_setting
+
 COOKIE = "triage_dashboard"
 COOKIE_PATH = "/api/dashboard"
 SESSION_SECONDS = 12 * 3600
@@ -84,7 +86,12 @@ class DashboardAuth:
     def from_env(cls, env: Mapping[str, str], home: Path) -> DashboardAuth:
         """The authentication the settings describe; a misconfiguration disables the dashboard with a reason."""
         mode = (env.get("TRIAGE_DASHBOARD_AUTH") or "token").strip().lower()
-        secret = (env.get("TRIAGE_DASHBOARD_SECRET") or "").encode()
+        unresolved = [name for name in ("TRIAGE_DASHBOARD_SECRET", "TRIAGE_DASHBOARD_TOKEN")
+                      if env.get(name, "").strip().startswith(KEY_VAULT_REFERENCE)]
+        if unresolved:
+            return cls(mode, disabled=f"dashboard disabled: {unresolved[0]} is an unresolved Key Vault reference; "
+                                      "check that the secret exists and the app's identity may read it")
+        secret = secret_setting(env, "TRIAGE_DASHBOARD_SECRET").encode()
         maintainers = frozenset(env.get("TRIAGE_DASHBOARD_MAINTAINERS", "").split(","))
         if mode not in MODES:
             return cls(mode, disabled=f"dashboard disabled: TRIAGE_DASHBOARD_AUTH={mode!r} is invalid; use token or easyauth")
@@ -98,7 +105,7 @@ class DashboardAuth:
                 return cls(mode, disabled="dashboard disabled: TRIAGE_DASHBOARD_AUTH=easyauth needs TRIAGE_DASHBOARD_SECRET "
                                           "(at least 16 characters) to sign its forms")
             return cls(mode, secret=secret, maintainers=maintainers)
-        token = env.get("TRIAGE_DASHBOARD_TOKEN", "")
+        token = secret_setting(env, "TRIAGE_DASHBOARD_TOKEN")
         if not token:
             if env.get("TRIAGE_STORAGE") or env.get("TRIAGE_STORAGE__blobServiceUri"):
                 return cls(mode, disabled="dashboard disabled: set TRIAGE_DASHBOARD_TOKEN or TRIAGE_DASHBOARD_AUTH=easyauth")

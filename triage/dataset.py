@@ -192,7 +192,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     hard_negatives = [row for row in hard_negatives if row["negatives"]]
     if mode == "multi":
         train = sorted(train + hard_negatives, key=lambda r: (r["created_at"] or "", r["number"]))
-    else:
+    elif hard_negatives:
         dropped["negative_only_single_label"] = len(hard_negatives)  # softmax needs a true label to learn from
     splits = {"train": train, "validation": validation, "test": test} | ({RECENT: recent} if recent else {})
     return Dataset(repo=repos[0], labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),

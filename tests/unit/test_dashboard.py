@@ -29,7 +29,7 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
-from triage.bootstrap import Services
+from triage.bootstrap import Services, build_services
 from triage.dashboard import WebRequest, WebResponse, dashboard_view, handle_dashboard
 from triage.dashboard_auth import COOKIE, SECRETS_FILE, DashboardAuth
 from triage.dashboard_page import precision_chart
@@ -190,6 +190,18 @@ def test_a_cloud_app_without_a_token_or_easyauth_is_disabled(env: Path) -> None:
     assert not (env / SECRETS_FILE).exists()
     bad = DashboardAuth.from_env({"TRIAGE_DASHBOARD_AUTH": "keys"}, env)
     assert handle_dashboard(_runtime.services(), WebRequest("GET", "/api/dashboard"), bad).status == 503
+
+
+def test_an_unresolved_key_vault_reference_is_never_used_as_a_key(env: Path) -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/triage-dashboard-secret)"
+    for settings in ({"TRIAGE_DASHBOARD_AUTH": "easyauth", "WEBSITE_AUTH_ENABLED": "True",
+                      "TRIAGE_DASHBOARD_SECRET": reference},
+                     {"TRIAGE_DASHBOARD_TOKEN": reference}):
+        auth = DashboardAuth.from_env(settings, env)
+        response = handle_dashboard(_runtime.services(), WebRequest("GET", "/api/dashboard", {"token": reference}), auth)
+        assert response.status == 503 and "unresolved Key Vault reference" in response.text
+    hook = build_services({"TRIAGE_HOME": str(env), "TRIAGE_WEBHOOK_SECRET": reference.replace("dashboard", "webhook")})
+    assert hook.webhook_secret == ""  # the webhook then answers 500 "not configured" instead of trusting the text
 
 
 def test_easyauth_admits_only_listed_maintainers(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
