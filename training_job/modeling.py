@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -56,6 +57,11 @@ def quantize_int8(source: Path, target: Path) -> None:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # The quantiser's notices about pre-processing are advisory; it gives them as warnings and as root-logger lines.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the quantiser's notices about pre-processing are advisory
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        finally:
+            logging.disable(logging.NOTSET)
