@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -18,9 +19,14 @@ RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_
 @bp.timer_trigger(arg_name="timer", schedule="%TRIAGE_SCRAPE_SCHEDULE%")
 @bp.durable_client_input(client_name="client")
 async def scrape_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    """Start a scrape of every configured repository."""
-    for repo in services().repositories:
+    """Start a scrape of every configured repository, and the training of those whose own schedule is due."""
+    s = services()
+    now = datetime.now(timezone.utc)
+    for repo in s.repositories:
         await start_singleton(client, "scrape_orchestrator", f"scrape:{repo}", repo)
+        if jobs.scheduled_training_due(s, repo, now):
+            await start_singleton(client, "training_orchestrator", f"train:{repo}",
+                                  jobs.training_input(s, repo, "schedule"))
 
 
 @bp.route(route="scrape/{owner}/{name}", methods=["POST"])

@@ -25,9 +25,11 @@ RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_
 @bp.timer_trigger(arg_name="timer", schedule="%TRIAGE_TRAIN_SCHEDULE%")
 @bp.durable_client_input(client_name="client")
 async def train_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    """Retrain every configured repository on the schedule."""
+    """Retrain every configured repository on the app's schedule, except those with a schedule of their own."""
     s = services()
     for repo in s.repositories:
+        if jobs.own_schedule(s, repo):
+            continue  # started by the scrape timer when its own cron fires (jobs.scheduled_training_due)
         await start_singleton(client, "training_orchestrator", f"train:{repo}", jobs.training_input(s, repo, "schedule"))
 
 

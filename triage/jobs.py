@@ -25,6 +25,7 @@ from .promotion import promote
 from .queues import LABEL_REQUESTS
 from .registry import MODELS, model_prefix, pointer_name, read_pointer
 from .repo_config import load_repo_config
+from .schedule import Cron
 from .scraper import CURSOR_ID, CURSORS, scrape
 from .training import RUNS, JobRequest, hyperparameters, new_model_version
 from .tuning import auto_tune, known_config, tuning_history
@@ -89,6 +90,26 @@ def retrain_due(s: Services, repo: str) -> bool:
     since = max((r.get("started_at", "") for r in runs), default="")
     fresh = [f for f in s.docs.query(FEEDBACK, repo) if f.get("recorded_at", f.get("at", "")) > since]
     return len(fresh) >= int(known_config(s.docs, repo).get("min_new_labels") or s.retrain_after)
+
+
+def own_schedule(s: Services, repo: str) -> str | None:
+    """The repository config's ``training.schedule`` (as last read by the labeler), or None."""
+    return known_config(s.docs, repo).get("schedule")
+
+
+def scheduled_training_due(s: Services, repo: str, now: datetime) -> bool:
+    """True when the repository's own training schedule fired since its last training run started.
+
+    Checked on every scrape timer tick, so a run starts within one scrape interval of its cron time.
+    """
+    expression = own_schedule(s, repo)
+    if not expression:
+        return False
+    fired = Cron(expression).last_fire(now)
+    if fired is None:
+        return False
+    last_start = max((r.get("started_at", "") for r in s.docs.query(RUNS, repo)), default="")
+    return not last_start or datetime.fromisoformat(last_start) < fired
 
 
 class ModelCache:

@@ -15,7 +15,7 @@ Example (every key optional; a missing file means these defaults)::
     comment: false              # post one comment with the top-3 labels and confidences
     pull_requests: false        # label pull requests too
     training:
-      schedule: "0 3 * * 0"     # cron, UTC
+      schedule: "0 3 * * 0"     # cron, UTC: this repository's own retraining (default: TRIAGE_TRAIN_SCHEDULE)
       min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
 """
 
@@ -30,6 +30,7 @@ import yaml
 
 from .errors import ConfigError
 from .github_api import GitHubApi
+from .schedule import Cron
 
 CONFIG_PATH = ".github/issue-labeler.yml"
 _TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training"}
@@ -53,7 +54,7 @@ class RepoConfig:
     dry_run: bool = True
     comment: bool = False
     pull_requests: bool = False
-    schedule: str = "0 3 * * 0"
+    schedule: str | None = None  # None: the app's TRIAGE_TRAIN_SCHEDULE
     min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
 
     def group_of(self, label: str) -> str | None:
@@ -101,7 +102,7 @@ def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig
         dry_run=v.boolean(root.get("dry_run", True), "dry_run"),
         comment=v.boolean(root.get("comment", False), "comment"),
         pull_requests=v.boolean(root.get("pull_requests", False), "pull_requests"),
-        schedule=v.cron(training.get("schedule", RepoConfig.schedule), "training.schedule"),
+        schedule=v.cron(training["schedule"], "training.schedule") if training.get("schedule") is not None else None,
         min_new_labels=(v.integer(training["min_new_labels"], "training.min_new_labels", 1, 100000)
                         if training.get("min_new_labels") is not None else None),
     )
@@ -159,6 +160,10 @@ class _Validator:
         fields = str(value).split() if isinstance(value, str) else []
         if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
             raise self.fail(where, "a 5-field cron expression such as '0 3 * * 0'", value)
+        try:
+            Cron(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {where}: {exc}") from None
         return value
 
 

@@ -35,20 +35,21 @@ def tuning_history(docs: DocumentStore, repo: str, limit: int = 20) -> list[dict
 
 
 def remember_config(docs: DocumentStore, repo: str, config: RepoConfig) -> None:
-    """Keep what the tuner and the retrain trigger need from the repository config (read by the labeler).
+    """Keep what the tuner and the retrain triggers need from the repository config (read by the labeler).
 
     Feedback arrives by webhook, where fetching the config from GitHub would cost a request
     per event; the labeler reads it anyway, so it leaves a copy here (written only on change).
     """
     wanted = {"pinned": dict(config.thresholds), "default_threshold": config.default_threshold,
-              "min_new_labels": config.min_new_labels}
+              "min_new_labels": config.min_new_labels, "schedule": config.schedule}
     known = docs.get(TUNING, repo, CONFIG_ID) or {}
     if {k: known.get(k) for k in wanted} != wanted:
         docs.upsert(TUNING, {"id": CONFIG_ID, "repo": repo, "kind": "config", **wanted})
 
 
 def known_config(docs: DocumentStore, repo: str) -> dict[str, Any]:
-    """The copy of the repository config's pins, default threshold and retrain count (empty before the labeler ran)."""
+    """The copy of the repository config's pins, default threshold, retrain count and training schedule
+    (empty before the labeler first ran)."""
     return docs.get(TUNING, repo, CONFIG_ID) or {}
 
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
+from triage import jobs
 from triage.errors import InputError
+from triage.repo_config import parse_repo_config
+from triage.training import RUNS
+from triage.tuning import remember_config
 
 SECRET = "s3cret"
 
@@ -75,6 +80,25 @@ def test_timers_start_one_orchestration_per_repository(env: Path) -> None:
     assert client.started == [("scrape_orchestrator", "scrape:octo/widgets", "octo/widgets")]
     call_with_client("train_timer", client, timer=timer)
     assert {s[1] for s in client.started if s[0] == "training_orchestrator"} == {"train:octo/widgets", "train:octo/gadgets"}
+
+
+def test_a_repository_with_its_own_schedule_is_trained_when_that_schedule_fires(env: Path) -> None:
+    s = _runtime.services()
+    remember_config(s.docs, "octo/gadgets", parse_repo_config('training: {schedule: "*/5 * * * *"}'))
+    timer = func.timer.TimerRequest(past_due=False)
+    client = FakeDurableClient()
+    call_with_client("train_timer", client, timer=timer)  # the app-wide schedule leaves octo/gadgets to its own
+    assert [c[1] for c in client.started] == ["train:octo/widgets"]
+    call_with_client("scrape_timer", client, timer=timer)
+    scheduled = [c for c in client.started if c[1] == "train:octo/gadgets"]
+    assert len(scheduled) == 1 and scheduled[0][2]["reason"] == "schedule"
+    # Once a run has started after the last fire time, the next scrape tick does not start another.
+    s.docs.upsert(RUNS, {"id": "m1", "repo": "octo/gadgets", "state": "running",
+                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    call_with_client("scrape_timer", FakeDurableClient(), timer=timer)
+    assert not jobs.scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc))
+    assert jobs.scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert not jobs.scheduled_training_due(s, "octo/widgets", datetime.now(timezone.utc))  # no schedule of its own
 
 
 def test_http_starters_answer_202_or_409(env: Path) -> None:
