@@ -12,18 +12,10 @@ if [ "${ENABLE_MODEL_EVENTS:-false}" = "true" ]; then
   echo "Event Grid subscription model-created is managed by azd provision (ENABLE_MODEL_EVENTS=true)."
   exit 0
 fi
-for name in AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_FUNCTION_APP_URL \
-            AZURE_EVENTGRID_SYSTEM_TOPIC_NAME; do
-  eval "value=\${$name:-}"
-  if [ -z "$value" ]; then
-    echo "error: $name is not set; run 'azd provision' first." >&2
-    exit 1
-  fi
-done
-if ! command -v az >/dev/null 2>&1; then
-  echo "error: the Azure CLI (az) is needed for this step; install it, run 'az login', then 'azd hooks run postdeploy'." >&2
-  exit 1
-fi
+. "$(dirname "$0")/require.sh"
+require_env AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_FUNCTION_APP_URL \
+  AZURE_EVENTGRID_SYSTEM_TOPIC_NAME
+require_az postdeploy
 
 echo "Waiting for the Functions host to create its blobs_extension system key..."
 tries=0

@@ -7,18 +7,10 @@
 # and never prints the value nor passes it on a command line. Rerun it alone with: azd hooks run postprovision
 set -eu
 
-for name in AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_KEY_VAULT_NAME \
-            AZURE_KEY_VAULT_DASHBOARD_SECRET; do
-  eval "value=\${$name:-}"
-  if [ -z "$value" ]; then
-    echo "error: $name is not set; run 'azd provision' first." >&2
-    exit 1
-  fi
-done
-if ! command -v az >/dev/null 2>&1; then
-  echo "error: the Azure CLI (az) is needed for this step; install it, run 'az login', then 'azd hooks run postprovision'." >&2
-  exit 1
-fi
+. "$(dirname "$0")/require.sh"
+require_env AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_KEY_VAULT_NAME \
+  AZURE_KEY_VAULT_DASHBOARD_SECRET
+require_az postprovision
 
 # Whether the secret exists. A role assignment made by this provision can take a few minutes to reach Key Vault, so a
 # refused listing is retried; it is never taken for "absent" (that would replace a secret in use).
