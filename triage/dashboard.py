@@ -22,7 +22,7 @@ from .bootstrap import Services
 from .dashboard_auth import DashboardAuth, Denied
 from .dashboard_page import render_dashboard, render_error
 from .errors import InputError, NotFoundError
-from .feedback import FEEDBACK, JUDGED, record_review, review_queue
+from .feedback import FEEDBACK, JUDGED, arrival, record_review, review_queue
 from .labeler import PREDICTIONS
 from .live import live_quality
 from .queues import LABEL_REQUESTS
@@ -284,8 +284,8 @@ def _labels(s: Services, repo: str, pointer: dict[str, Any] | None, manifest: di
 def _decisions(s: Services, repo: str) -> list[dict[str, Any]]:
     """The newest decisions with the human outcome of each issue."""
     outcomes: dict[int, dict[str, dict[str, Any]]] = {}
-    for f in sorted(s.docs.query(FEEDBACK, repo), key=lambda f: f.get("at", "")):
-        if f.get("verdict") in JUDGED:
+    for f in sorted(s.docs.query(FEEDBACK, repo), key=arrival):
+        if f.get("verdict") in JUDGED:  # in arrival order, as live quality counts them: the last verdict shows
             outcomes.setdefault(f["number"], {})[f.get("judged_label") or f.get("label", "")] = f
     newest = sorted(s.docs.query(PREDICTIONS, repo), key=lambda d: d.get("decided_at", ""), reverse=True)
     rows = []

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 from .cleaning import issue_text, learn_boilerplate, lexical_text
 from .config import Settings
 from .errors import EmptyDatasetError, InputError, NotFoundError, UnknownLabelError
+from .feedback import arrival
 from .issues import Issue
 from .stores import BlobStore
 
@@ -202,7 +203,7 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
 def _human_changes(feedback: Sequence[Mapping[str, Any]]) -> dict[int, tuple[set[str], set[str], set[str]]]:
     """Issue number → (labels humans added, labels they removed, removed predictions), latest change per label."""
     latest: dict[tuple[int, str], Mapping[str, Any]] = {}
-    for f in sorted(feedback, key=lambda f: f.get("recorded_at") or f.get("at", "")):  # arrival order
+    for f in sorted(feedback, key=arrival):
         latest[(int(f["number"]), str(f["label"]))] = f
     changes: dict[int, tuple[set[str], set[str], set[str]]] = {}
     for (number, label), f in latest.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import InputError, NotFoundError
 from .labeler import PREDICTIONS
@@ -21,6 +21,12 @@ FEEDBACK = "feedback"
 LOCKS = "locks"
 JUDGED = ("confirmed", "corrected", "missed")
 REVIEW_ACTIONS = {"confirm": "labeled", "reject": "unlabeled"}
+
+
+def arrival(record: Mapping[str, Any]) -> str:
+    """When a feedback record arrived (its event time for records older than ``recorded_at``): the order in
+    which a human's changes of mind are applied."""
+    return str(record.get("recorded_at") or record.get("at", ""))
 
 
 def latest_prediction(docs: DocumentStore, repo: str, number: int) -> dict[str, Any] | None:
@@ -67,7 +73,8 @@ def record_label_event(docs: DocumentStore, repo: str, number: int, label: str, 
     outcome, judged, score = judge(prediction, label, action)
     record = {
         "id": delivery, "repo": repo, "number": number, "label": label, "action": action, "actor": actor,
-        "at": at or now.isoformat(timespec="seconds"), "recorded_at": now.isoformat(timespec="microseconds"), "verdict": outcome, "judged_label": judged, "score": score, "source": source,
+        "at": at or now.isoformat(timespec="seconds"), "recorded_at": now.isoformat(timespec="microseconds"),
+        "verdict": outcome, "judged_label": judged, "score": score, "source": source,
         "model_version": prediction.get("model_version") if prediction else None,
     }
     docs.upsert(FEEDBACK, record)

@@ -15,7 +15,7 @@ from . import telemetry
 from .bootstrap import Services
 from .dataset import DatasetSpec, build_dataset, frozen_test_numbers, save_dataset
 from .errors import InputError, NotFoundError
-from .feedback import FEEDBACK
+from .feedback import FEEDBACK, arrival
 from .ingest import ISSUES, stored_issues
 from .intake import IntakeResult, handle_delivery, label_aliases
 from .label_requests import handle_label_request, parse_request
@@ -88,7 +88,7 @@ def retrain_due(s: Services, repo: str) -> bool:
     ``training.min_new_labels`` (as last read by the labeler), else ``TRIAGE_RETRAIN_AFTER``."""
     runs = s.docs.query(RUNS, repo)
     since = max((r.get("started_at", "") for r in runs), default="")
-    fresh = [f for f in s.docs.query(FEEDBACK, repo) if f.get("recorded_at", f.get("at", "")) > since]
+    fresh = [f for f in s.docs.query(FEEDBACK, repo) if arrival(f) > since]
     return len(fresh) >= int(known_config(s.docs, repo).get("min_new_labels") or s.retrain_after)
 
 

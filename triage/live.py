@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .feedback import FEEDBACK, JUDGED
+from .feedback import FEEDBACK, JUDGED, arrival
 from .labeler import PREDICTIONS
 from .stores import DocumentStore
 
@@ -33,7 +33,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def latest_judgments(feedback: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The last judged feedback per issue, judged label and verdict kind (a human may change their mind)."""
     latest: dict[tuple[int, str, bool], dict[str, Any]] = {}
-    for f in sorted(feedback, key=lambda f: f.get("recorded_at") or f.get("at", "")):  # arrival order
+    for f in sorted(feedback, key=arrival):
         if f.get("verdict") in JUDGED and f.get("judged_label"):
             # confirmed/corrected judge the prediction; missed records a label the labeler did not give
             latest[(f["number"], f["judged_label"], f["verdict"] == "missed")] = f

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .feedback import FEEDBACK
+from .feedback import FEEDBACK, arrival
 from .live import latest_judgments
 from .repo_config import RepoConfig
 from .stores import DocumentStore
@@ -67,7 +67,7 @@ def auto_tune(docs: DocumentStore, repo: str, model_version: str, thresholds: Ma
         if override and override["paused"]:
             continue
         since = override["evidence_until"] if override else ""
-        recent = [f for f in judgments if f["judged_label"] == label and _arrived(f) > since]
+        recent = [f for f in judgments if f["judged_label"] == label and arrival(f) > since]
         if len(recent) < min_decisions:
             continue
         precision = sum(f["verdict"] == "confirmed" for f in recent) / len(recent)
@@ -81,16 +81,12 @@ def auto_tune(docs: DocumentStore, repo: str, model_version: str, thresholds: Ma
                   + (f"paused (threshold already {old:.2f})" if paused else f"threshold {old:.2f} -> {new:.2f}"))
         docs.upsert(TUNING, {"id": f"override:{model_version}:{label}", "repo": repo, "kind": "override",
                              "model_version": model_version, "label": label, "threshold": new, "paused": paused,
-                             "reason": reason, "at": at, "evidence_until": max(map(_arrived, recent))})
+                             "reason": reason, "at": at, "evidence_until": max(map(arrival, recent))})
         change = {"label": label, "old": old, "new": new, "paused": paused, "reason": reason, "at": at,
                   "model_version": model_version, "precision": round(precision, 4), "judged": len(recent)}
         docs.upsert(TUNING, {"id": f"change:{at}:{label}", "repo": repo, "kind": "change", **change})
         changes.append(change)
     return changes
-
-
-def _arrived(feedback: Mapping[str, Any]) -> str:
-    return str(feedback.get("recorded_at") or feedback["at"])
 
 
 def apply_overrides(thresholds: Mapping[str, float], overrides: Mapping[str, Mapping[str, Any]],
