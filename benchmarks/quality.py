@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--encoder-layers", type=int, default=0, help="encoder layers to keep (default 0: all)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
@@ -157,12 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.is_file():
             parser.error(f"{path} does not exist")
     config = TrainConfig(data=Path("."), output=Path("."), base_model=args.base_model, epochs=args.epochs,
-                         max_tokens=args.max_tokens, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         max_tokens=args.max_tokens, encoder_layers=args.encoder_layers, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate,
                          seed=args.seed, device=args.device, progress=False, version="bench")
     result = (nlbse if args.task == "nlbse" else area)(args, config)
     result["machine"] = machine()
     result["config"] = {"base_model": args.base_model or "all-MiniLM-L6-v2 (bundled)", "epochs": args.epochs,
-                        "max_tokens": args.max_tokens, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+                        "max_tokens": args.max_tokens, "encoder_layers": args.encoder_layers,
+                        "batch_size": args.batch_size, "learning_rate": args.learning_rate}
     keys = [k for k, v in result.items() if isinstance(v, (int, float))]
     print(table([[k, result[k]] for k in keys], ["measure", "value"]))
     if args.task == "nlbse":

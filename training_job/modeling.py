@@ -18,9 +18,11 @@ class IssueClassifier(nn.Module):
     The forward pass returns logits; activation (softmax or sigmoid) happens at serving.
     """
 
-    def __init__(self, base_model: str, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(self, base_model: str, num_labels: int, dropout: float = 0.1, layers: int = 0) -> None:
         super().__init__()
         self.encoder = AutoModel.from_pretrained(base_model)
+        if layers:
+            keep_layers(self.encoder, layers)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.config.hidden_size, num_labels)
 
@@ -30,6 +32,27 @@ class IssueClassifier(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return self.head(self.dropout(pooled))
+
+
+def keep_layers(encoder: nn.Module, layers: int) -> None:
+    """Keep only the first ``layers`` transformer layers of ``encoder`` (a shallower, faster encoder).
+
+    Serving cost grows linearly with depth; the lower layers of a pretrained encoder are a
+    good start for fine-tuning a shallow one. Supports BERT-style (``encoder.layer``, as in
+    MiniLM, BERT, RoBERTa, MPNet) and DistilBERT-style (``transformer.layer``) models.
+    """
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if stack is None:
+        stack = getattr(getattr(encoder, "transformer", None), "layer", None)
+    if not isinstance(stack, nn.ModuleList):
+        raise SystemExit(f"error: --encoder-layers is not supported for {type(encoder).__name__}; "
+                         "leave it at 0 (all layers)")
+    if not 1 <= layers <= len(stack):
+        raise SystemExit(f"error: --encoder-layers {layers} is out of range: the encoder has {len(stack)} layers")
+    del stack[layers:]
+    for name in ("num_hidden_layers", "n_layers"):
+        if hasattr(encoder.config, name):
+            setattr(encoder.config, name, layers)
 
 
 def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:

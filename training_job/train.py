@@ -43,6 +43,7 @@ class TrainConfig:
         version: the model's version name (default: UTC time and the dataset version).
         base_model: Hugging Face model name or local folder; empty means the bundled all-MiniLM-L6-v2.
         max_tokens: tokens per issue; longer texts are truncated (title first).
+        encoder_layers: transformer layers of the base model to keep (0 = all); fewer layers serve faster.
         epochs: passes over the training split (fractions allowed).
         batch_size: examples per optimisation step.
         learning_rate: peak learning rate of the encoder; the head uses ``head_lr_multiplier`` times it.
@@ -63,6 +64,7 @@ class TrainConfig:
     version: str = ""
     base_model: str = ""
     max_tokens: int = 128
+    encoder_layers: int = 0
     epochs: float = 4.0
     batch_size: int = 16
     learning_rate: float = 1e-4
@@ -155,7 +157,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
     torch.use_deterministic_algorithms(True)
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = IssueClassifier(base_model, len(labels)).to(device)
+    model = IssueClassifier(base_model, len(labels), layers=config.encoder_layers).to(device)
     train_rows = splits["train"]
     y_train = torch.tensor(indicator([r["labels"] for r in train_rows], labels), dtype=torch.float32)
     counts = y_train.sum(dim=0).clamp(min=1)
@@ -236,6 +238,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "max_tokens": config.max_tokens,
             "pad_token": tokenizer.pad_token or "[PAD]",
             "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
+            "encoder_layers": getattr(model.encoder.config, "num_hidden_layers", None),
             "dataset_version": dataset["version"],
             "label_counts": dataset.get("label_counts", {}),
             "boilerplate": dataset.get("boilerplate", []),
@@ -388,7 +391,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--output", type=Path, required=True, help="model folder to create (must not exist)")
     parser.add_argument("--version", default="", help="model version name (default: UTC time + dataset version)")
     parser.add_argument("--base-model", default="", help="Hugging Face name or folder (default: bundled all-MiniLM-L6-v2)")
-    for name in ("max_tokens", "batch_size", "seed", "threads"):
+    for name in ("max_tokens", "encoder_layers", "batch_size", "seed", "threads"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("epochs", "learning_rate", "head_lr_multiplier", "warmup_fraction", "weight_decay",
                  "budget_minutes", "target_precision"):
@@ -398,8 +401,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     config = TrainConfig(**vars(args))
-    if not 16 <= config.max_tokens <= 512 or config.epochs <= 0 or config.batch_size < 1 or config.budget_minutes <= 0:
-        parser.error("need 16 <= --max-tokens <= 512, --epochs > 0, --batch-size >= 1, --budget-minutes > 0")
+    if (not 16 <= config.max_tokens <= 512 or config.encoder_layers < 0 or config.epochs <= 0 or config.batch_size < 1
+            or config.budget_minutes <= 0):
+        parser.error("need 16 <= --max-tokens <= 512, --encoder-layers >= 0, --epochs > 0, --batch-size >= 1, "
+                     "--budget-minutes > 0")
     return config
 
 

@@ -59,6 +59,7 @@ class Settings:
     bot_login: str = "issue-triage[bot]"  # the product's own account: its labels are not training data
     base_model: str = ""  # Hugging Face name or folder; empty = the bundled all-MiniLM-L6-v2
     max_tokens: int = 128
+    encoder_layers: int = 0  # keep only the base model's first N layers (0 = all): faster serving, lower quality
     epochs: float = 4.0
     batch_size: int = 16
     learning_rate: float = 1e-4
@@ -111,6 +112,7 @@ class Settings:
             (0.0 < self.validation_fraction < 0.5, "validation_fraction", "a number in (0, 0.5)"),
             (self.max_labels >= 1, "max_labels", "at least 1"),
             (16 <= self.max_tokens <= 512, "max_tokens", "between 16 and 512"),
+            (self.encoder_layers >= 0, "encoder_layers", "0 (all layers) or more"),
             (self.epochs > 0, "epochs", "positive"),
             (self.batch_size >= 1, "batch_size", "at least 1"),
             (0 < self.learning_rate < 1, "learning_rate", "a number in (0, 1)"),

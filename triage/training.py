@@ -76,6 +76,8 @@ def hyperparameters(settings: Settings) -> tuple[str, ...]:
             "--target-precision", str(settings.target_precision)]
     if settings.base_model:
         args += ["--base-model", settings.base_model]
+    if settings.encoder_layers:
+        args += ["--encoder-layers", str(settings.encoder_layers)]
     return tuple(args)
 
 

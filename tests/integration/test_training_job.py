@@ -135,11 +135,29 @@ def test_writes_into_an_empty_mounted_output_folder(tiny_data: Path, tiny_encode
     assert Classifier.from_dir(tmp_path / "mount").labels == sorted(AREAS)
 
 
+def test_a_shallower_encoder_is_trained_exported_and_served(tiny_data: Path, tiny_encoder: Path,
+                                                            tmp_path: Path) -> None:
+    manifest = run(tiny_config(tiny_data, tmp_path / "m", tiny_encoder, encoder_layers=1))
+    assert manifest["encoder_layers"] == 1
+    assert json.loads((tmp_path / "m" / "hf" / "config.json").read_text())["num_hidden_layers"] == 1
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "m" / "model.onnx")).graph
+    # One attention softmax per layer: the exported graph has the kept layer only.
+    assert sum(node.op_type == "Softmax" for node in graph.node) == 1
+    assert Classifier.from_dir(tmp_path / "m").encoder_proba(["HttpClient times out"]).shape == (1, 3)
+    with pytest.raises(SystemExit, match="out of range: the encoder has 2 layers"):
+        run(tiny_config(tiny_data, tmp_path / "m3", tiny_encoder, encoder_layers=3))
+    assert not (tmp_path / "m3").exists()
+
+
 def test_arguments_are_validated() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--data", "d", "--output", "o", "--max-tokens", "4"])
-    config = parse_args(["--data", "d", "--output", "o", "--epochs", "2.5", "--device", "cpu"])
-    assert config.epochs == 2.5 and config.device == "cpu" and config.data == Path("d")
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--output", "o", "--encoder-layers", "-1"])
+    config = parse_args(["--data", "d", "--output", "o", "--epochs", "2.5", "--device", "cpu", "--encoder-layers", "3"])
+    assert config.epochs == 2.5 and config.device == "cpu" and config.data == Path("d") and config.encoder_layers == 3
 
 
 def test_serving_path_does_not_import_torch() -> None:

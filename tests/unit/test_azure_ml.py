@@ -94,6 +94,9 @@ def test_command_is_what_the_training_cli_accepts() -> None:
     config = parse_args(argv)
     assert (config.data, config.output, config.version) == (Path("/mnt/data"), Path("/mnt/model"), REQUEST.model_version)
     assert (config.device, config.progress, config.max_tokens, config.learning_rate) == ("cuda", False, 128, 1e-4)
+    assert config.encoder_layers == 0
+    shallow = parse_args(["--data", "d", "--output", "o", *hyperparameters(Settings(encoder_layers=2, max_tokens=256))])
+    assert (shallow.encoder_layers, shallow.max_tokens) == (2, 256)
 
 
 def test_arguments_are_shell_quoted() -> None:
