@@ -12,6 +12,12 @@ from typing import Any, Sequence
 import numpy as np
 
 NEVER = 1.01  # a threshold no probability reaches: the label is never applied
+# Thresholds must reach the target precision with ~90 % (one-sided) confidence, not merely on average: validation
+# splits are small, the lowest cut that reaches the target is picked where luck helped most, and new issues drift.
+# On the corefx benchmark (256 tokens) the plain estimate gave 0.868 precision on the newer test issues for a 0.9
+# target; the bound gives 0.887 at 68.6 % coverage.
+CONFIDENCE_Z = 1.28
+MIN_SUPPORT = 20  # validation decisions a label needs for a threshold of its own
 
 
 def indicator(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
@@ -91,13 +97,20 @@ def _scored(probs: np.ndarray, truth: np.ndarray, single_label: bool) -> tuple[n
     return np.tile(np.arange(k), n), probs.reshape(-1), truth.reshape(-1).astype(bool)
 
 
-def _lowest_threshold(scores: np.ndarray, correct: np.ndarray, target: float) -> float:
-    """Smallest score t such that decisions with score >= t have precision >= target."""
+def _lowest_threshold(scores: np.ndarray, correct: np.ndarray, target: float, z: float) -> float:
+    """Smallest score t such that decisions with score >= t have precision >= target.
+
+    With ``z > 0`` the precision is the lower end of its Wilson score interval (``z`` standard
+    errors, one-sided) rather than the observed fraction, so a cut backed by few decisions needs
+    more of them right: ten right out of ten has a 0.86 lower bound at ``z = 1.28``.
+    """
     if len(scores) == 0:
         return NEVER
     order = np.argsort(-scores, kind="stable")
     s, c = scores[order], correct[order]
-    precision = np.cumsum(c) / np.arange(1, len(c) + 1)
+    n = np.arange(1, len(c) + 1)
+    p = np.cumsum(c) / n
+    precision = (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
     # Only cut between distinct scores: ties are all in or all out.
     last_of_tie = np.append(s[1:] != s[:-1], True)
     ok = np.flatnonzero((precision >= target) & last_of_tie)
@@ -106,31 +119,33 @@ def _lowest_threshold(scores: np.ndarray, correct: np.ndarray, target: float) ->
 
 def pick_thresholds(
     probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], target_precision: float,
-    single_label: bool, min_support: int = 8,
+    single_label: bool, min_support: int = MIN_SUPPORT, z: float = CONFIDENCE_Z,
 ) -> dict[str, Any]:
     """Per-label confidence thresholds that reach ``target_precision`` on validation data.
 
-    A label with at least ``min_support`` candidate decisions gets its own threshold; rarer
-    labels share the global one (pooled over all labels), since a handful of validation
-    examples cannot support a threshold of its own. A label whose target cannot be reached
-    gets :data:`NEVER`, so the labeler abstains on it.
+    Precision is judged by its lower confidence bound (``z``, see :func:`_lowest_threshold`;
+    ``z=0`` uses the observed precision). A label with at least ``min_support`` candidate
+    decisions gets its own threshold; rarer labels share the global one (pooled over all
+    labels), since a handful of validation examples cannot support a threshold of its own.
+    A label whose target cannot be reached gets :data:`NEVER`, so the labeler abstains on it.
     """
     index, scores, correct = _scored(probs, truth, single_label)
     if not single_label:  # ignore hopeless candidates so the pool is not dominated by easy negatives
         keep = scores >= 0.05
         index, scores, correct = index[keep], scores[keep], correct[keep]
-    global_t = _lowest_threshold(scores, correct, target_precision)
+    global_t = _lowest_threshold(scores, correct, target_precision, z)
     per_label: dict[str, float] = {}
     source: dict[str, str] = {}
     for j, label in enumerate(labels):
         mine = index == j
         if int(mine.sum()) >= min_support:
-            per_label[label] = _lowest_threshold(scores[mine], correct[mine], target_precision)
+            per_label[label] = _lowest_threshold(scores[mine], correct[mine], target_precision, z)
             source[label] = "own"
         else:
             per_label[label] = global_t
             source[label] = "global"
-    return {"target_precision": target_precision, "global": global_t, "per_label": per_label, "source": source}
+    return {"target_precision": target_precision, "confidence_z": z, "global": global_t, "per_label": per_label,
+            "source": source}
 
 
 def precision_coverage_curve(probs: np.ndarray, truth: np.ndarray) -> dict[str, list[float]]:

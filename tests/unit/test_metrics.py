@@ -147,7 +147,7 @@ def single_label_validation() -> tuple[np.ndarray, np.ndarray]:
 
 def test_pick_thresholds_own_and_global_hand_computed() -> None:
     probs, truth = single_label_validation()
-    t = pick_thresholds(probs, truth, ["a", "b"], target_precision=0.85, single_label=True, min_support=8)
+    t = pick_thresholds(probs, truth, ["a", "b"], target_precision=0.85, single_label=True, min_support=8, z=0)
     # a (10 candidates): cumulative precision 1,1,1,1,.8,.833,.857,.75,.667,.6 -> lowest cut with >= .85 is 0.65
     assert t["per_label"]["a"] == pytest.approx(0.65)
     assert t["source"] == {"a": "own", "b": "global"}
@@ -161,7 +161,7 @@ def test_thresholds_reach_target_precision_on_validation() -> None:
     """Each own threshold reaches the target for its label; the global one for the pooled decisions."""
     probs, truth = single_label_validation()
     for target in (0.6, 0.75, 0.85, 0.9, 1.0):
-        t = pick_thresholds(probs, truth, ["a", "b"], target_precision=target, single_label=True, min_support=3)
+        t = pick_thresholds(probs, truth, ["a", "b"], target_precision=target, single_label=True, min_support=3, z=0)
         cut = np.array([t["per_label"]["a"], t["per_label"]["b"]])
         r = report(truth, predict(probs, cut, single_label=True), ["a", "b"])
         for label in ("a", "b"):
@@ -173,8 +173,8 @@ def test_thresholds_reach_target_precision_on_validation() -> None:
 
 def test_lower_target_gives_lower_or_equal_thresholds() -> None:
     probs, truth = single_label_validation()
-    strict = pick_thresholds(probs, truth, ["a", "b"], 0.95, single_label=True, min_support=8)
-    loose = pick_thresholds(probs, truth, ["a", "b"], 0.7, single_label=True, min_support=8)
+    strict = pick_thresholds(probs, truth, ["a", "b"], 0.95, single_label=True, min_support=8, z=0)
+    loose = pick_thresholds(probs, truth, ["a", "b"], 0.7, single_label=True, min_support=8, z=0)
     assert loose["per_label"]["a"] <= strict["per_label"]["a"]
     assert loose["global"] <= strict["global"]
     assert loose["global"] == pytest.approx(0.58)  # pooled precision .7 at 0.60, 8/11 at 0.58, 8/12 at 0.55
@@ -182,11 +182,11 @@ def test_lower_target_gives_lower_or_equal_thresholds() -> None:
 
 def test_min_support_decides_own_threshold() -> None:
     probs, truth = single_label_validation()
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.85, single_label=True, min_support=3)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.85, single_label=True, min_support=3, z=0)
     assert t["source"] == {"a": "own", "b": "own"}
     # b alone: .93T (1.0), .78F (.5), .58T (.667) -> only the first cut reaches .85
     assert t["per_label"]["b"] == pytest.approx(0.93)
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.85, single_label=True, min_support=11)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.85, single_label=True, min_support=11, z=0)
     assert t["source"] == {"a": "global", "b": "global"}
 
 
@@ -194,7 +194,7 @@ def test_unreachable_target_gives_never() -> None:
     # a is always the top label and always wrong
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
     truth = np.array([[0, 1], [0, 1], [0, 1]], dtype=np.int8)
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.5, single_label=True, min_support=1)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.5, single_label=True, min_support=1, z=0)
     assert t["per_label"]["a"] == NEVER
     assert t["global"] == NEVER
     assert t["per_label"]["b"] == NEVER  # no candidates of its own: the (unreachable) global one
@@ -204,7 +204,7 @@ def test_unreachable_target_gives_never() -> None:
 def test_target_one_is_never_when_best_score_is_wrong() -> None:
     probs, truth = single_label_validation()
     truth[0] = [0, 1]  # a's 0.95 decision is now wrong
-    t = pick_thresholds(probs, truth, ["a", "b"], 1.0, single_label=True, min_support=8)
+    t = pick_thresholds(probs, truth, ["a", "b"], 1.0, single_label=True, min_support=8, z=0)
     assert t["per_label"]["a"] == NEVER
 
 
@@ -212,9 +212,9 @@ def test_ties_are_not_split() -> None:
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.8, 0.2]])
     truth = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.int8)
     # Cutting between the two 0.8s would give precision 1.0 at "0.8", but both 0.8s are in or out.
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.9, single_label=True, min_support=1)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.9, single_label=True, min_support=1, z=0)
     assert t["per_label"]["a"] == pytest.approx(0.9)
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.6, single_label=True, min_support=1)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.6, single_label=True, min_support=1, z=0)
     assert t["per_label"]["a"] == pytest.approx(0.8)
 
 
@@ -222,11 +222,30 @@ def test_multi_label_thresholds_use_each_label_column() -> None:
     # Column a: .9T .8T .7F .6T ; column b: .9F .3F .2T .1F ; .01 scores are ignored as hopeless.
     probs = np.array([[0.9, 0.9], [0.8, 0.3], [0.7, 0.2], [0.6, 0.1], [0.01, 0.01]])
     truth = np.array([[1, 0], [1, 0], [0, 1], [1, 0], [1, 1]], dtype=np.int8)
-    t = pick_thresholds(probs, truth, ["a", "b"], 0.7, single_label=False, min_support=4)
+    t = pick_thresholds(probs, truth, ["a", "b"], 0.7, single_label=False, min_support=4, z=0)
     assert t["source"] == {"a": "own", "b": "own"}
     assert t["per_label"]["a"] == pytest.approx(0.6)  # precision 3/4 at 0.6
     assert t["per_label"]["b"] == NEVER  # best cut gives 1/3
     assert t["global"] == NEVER  # pooled: the 0.9 tie (one right, one wrong) gives 1/2, then 2/3, 1/2, 3/5 ...
+
+
+def test_confidence_bound_needs_more_right_decisions() -> None:
+    """By default a cut must reach the target at the lower end of the Wilson interval, not on average."""
+    probs, truth = single_label_validation()
+    # a's first four decisions are right: observed precision 1.0, Wilson lower bound at z=1.28 is 4/(4+1.64)=0.71.
+    assert pick_thresholds(probs, truth, ["a", "b"], 0.7, single_label=True, min_support=8)["per_label"]["a"] == \
+        pytest.approx(0.80)
+    assert pick_thresholds(probs, truth, ["a", "b"], 0.75, single_label=True, min_support=8)["per_label"]["a"] == NEVER
+    # 60 right and 2 wrong (bound 0.925) reach a 0.9 target; 30 and 1 (bound 0.898), the same observed 0.968, do not.
+    for right, wrong, reached in ((60, 2, True), (30, 1, False)):
+        scores = np.r_[np.linspace(0.99, 0.7, right), [0.65] * wrong, [0.55] * 10]
+        probs = np.c_[scores, 1 - scores]
+        truth = np.array([[1, 0]] * right + [[0, 1]] * (wrong + 10), dtype=np.int8)
+        t = pick_thresholds(probs, truth, ["a", "b"], 0.9, single_label=True)
+        assert t["source"]["a"] == "own" and t["confidence_z"] == 1.28
+        assert (t["per_label"]["a"] == pytest.approx(0.65)) is reached
+        assert pick_thresholds(probs, truth, ["a", "b"], 0.9, single_label=True, z=0)["per_label"]["a"] == \
+            pytest.approx(0.65)
 
 
 def test_empty_validation_gives_never() -> None:
