@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks.common import machine, table, write_json
-from triage.cleaning import issue_text, learn_boilerplate
+from triage.cleaning import issue_text, learn_boilerplate, lexical_text
 from triage.dataset import DatasetSpec, build_dataset
 from triage.issues import Issue
 from triage.sources import read_issues
@@ -54,8 +54,10 @@ def stratified_holdout(rows: list[dict[str, Any]], fraction: float, seed: int) -
 
 def _rows(issues: Sequence[Issue]) -> tuple[list[dict[str, Any]], list[str]]:
     boilerplate = learn_boilerplate(i.body for i in issues)
-    return [{"number": i.number, "text": issue_text(i.title, i.body, boilerplate), "labels": list(i.labels),
-             "created_at": i.created_at} for i in issues if i.labels], sorted(boilerplate)
+    # The same inputs as the product's datasets (triage.dataset): cleaned text for the encoder, code kept for TF-IDF.
+    return [{"number": i.number, "text": issue_text(i.title, i.body, boilerplate),
+             "lexical": lexical_text(i.title, i.body), "labels": list(i.labels), "created_at": i.created_at}
+            for i in issues if i.labels], sorted(boilerplate)
 
 
 def train_and_score(train: list[dict[str, Any]], test: list[dict[str, Any]], repo: str, config: TrainConfig,
