@@ -77,14 +77,14 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     serving = manifest["serving"]
     assert serving["file"] in ("model.onnx", "model.int8.onnx") and set(serving["int8_macro_f1_delta"]) == {"validation", "test"}
     assert (serving["file"] == "model.int8.onnx") == (max(serving["int8_macro_f1_delta"].values()) <= 0.005)
-    if manifest["ensemble"]:  # the lexical model is kept only when it helps on validation
-        assert (folder / "lexical.npz").is_file() and 0 <= manifest["ensemble"]["encoder_weight"] < 1
-        served = Classifier.from_dir(folder)
-        rows = [served.encode("HttpClient times out", "SocketsHttpHandler on Linux")]
-        w = manifest["ensemble"]["encoder_weight"]
-        lexical = LexicalModel.from_bytes((folder / "lexical.npz").read_bytes()).predict_proba([rows[0]["lexical"]])
-        np.testing.assert_allclose(served.predict_rows(rows), w * served.encoder_proba([rows[0]["text"]]) + (1 - w) * lexical,
-                                   rtol=1e-5)
+    # Served: the equal blend of the encoder and the lexical model.
+    assert (folder / "lexical.npz").is_file() and manifest["ensemble"]["encoder_weight"] == 0.5
+    assert set(manifest["ensemble"]["validation_macro_f1_by_weight"]) == {str(w / 10) for w in range(11)}
+    served = Classifier.from_dir(folder)
+    rows = [served.encode("HttpClient times out", "SocketsHttpHandler on Linux")]
+    lexical = LexicalModel.from_bytes((folder / "lexical.npz").read_bytes()).predict_proba([rows[0]["lexical"]])
+    np.testing.assert_allclose(served.predict_rows(rows), 0.5 * served.encoder_proba([rows[0]["text"]]) + 0.5 * lexical,
+                               rtol=1e-5)
     model = Classifier.from_dir(folder)
     probs = model.encoder_proba(["HttpClient times out on Linux", "File.Move fails on network share"])
     assert probs.shape == (2, 3)
