@@ -61,8 +61,11 @@ def _rows(issues: Sequence[Issue]) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def train_and_score(train: list[dict[str, Any]], test: list[dict[str, Any]], repo: str, config: TrainConfig,
-                    boilerplate: list[str], seed: int) -> dict[str, Any]:
-    """Train on ``train`` (15 % of it held out for thresholds) and evaluate on ``test``."""
+                    boilerplate: list[str], seed: int, keep: Path | None = None) -> dict[str, Any]:
+    """Train on ``train`` (15 % of it held out for thresholds) and evaluate on ``test``.
+
+    With ``keep``, the model folder is written to ``keep/OWNER_NAME`` (for ``benchmarks.serving``).
+    """
     fit, validation = stratified_holdout(train, 0.15, seed + 1)
     labels = sorted({label for r in train for label in r["labels"]})
     mode = "single" if all(len(r["labels"]) == 1 for r in train + test) else "multi"
@@ -75,7 +78,8 @@ def train_and_score(train: list[dict[str, Any]], test: list[dict[str, Any]], rep
         (data / "manifest.json").write_text(json.dumps({"version": "bench", "repo": repo, "mode": mode, "labels": labels,
                                                         "boilerplate": boilerplate}))
         started = time.monotonic()
-        manifest = run(replace(config, data=data, output=Path(tmp) / "model"))
+        output = keep / repo.replace("/", "_") if keep else Path(tmp) / "model"
+        manifest = run(replace(config, data=data, output=output))
         seconds = time.monotonic() - started
     metrics = manifest["metrics"]["test"]
     return {"raw": metrics["raw"], "at_thresholds": metrics["at_thresholds"], "seconds": seconds,
@@ -97,7 +101,7 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
             train, test = stratified_holdout(rows, 0.2, args.seed)
         else:
             train, (test, _) = rows, _rows([i for i in test_issues if i.repo == repo])
-        result = train_and_score(train, test, repo, config, boilerplate, args.seed)
+        result = train_and_score(train, test, repo, config, boilerplate, args.seed, args.keep_model)
         per_repo[repo] = result["raw"]["macro_f1"]
         for label, m in result["raw"]["per_label"].items():
             per_class[label].append(m["f1"])
@@ -128,7 +132,7 @@ def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         dataset = build_dataset(issues, DatasetSpec(seed=args.seed))
         train = dataset.splits["train"] + dataset.splits["validation"]
         test, boilerplate, repo = dataset.splits["test"], dataset.boilerplate, dataset.repo
-    result = train_and_score(train, test, repo, config, boilerplate, args.seed)
+    result = train_and_score(train, test, repo, config, boilerplate, args.seed, args.keep_model)
     at = result["at_thresholds"]
     return {
         "split": "given test file" if args.test else "time split (newest 15% as test)",
@@ -147,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--test", type=Path)
     parser.add_argument("--json", help="merge the results into this JSON file under the task's key")
+    parser.add_argument("--keep-model", type=Path, metavar="DIR",
+                        help="keep each trained model in DIR/OWNER_NAME (not existing yet), e.g. for benchmarks.serving")
     parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--max-tokens", type=int, default=128)

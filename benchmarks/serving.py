@@ -1,6 +1,6 @@
 """Serving speed and footprint of a trained model on the labeler's path (ONNX Runtime + tokenizers).
 
-    python -m benchmarks.serving --model DIR [--issues data/corefx-area/issues.jsonl] [--json out/bench.json]
+    python -m benchmarks.serving --model DIR [--onnx-file model.int8.onnx] [--issues PATH] [--json out/bench.json]
 
 Measures single-issue latency on 1 thread (p50/p95/p99) over real issue texts, batch throughput
 on all cores, cold start in a fresh process (import, load, first prediction), peak RSS of that
@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.common import machine, table, write_json
 from triage.metrics import indicator, predict, report
-from triage.model import Classifier
+from triage.model import Classifier, serving_file
 from triage.sources import read_issues
 
 # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would report the parent's peak.
@@ -30,7 +30,7 @@ COLD = """
 import json, sys, time
 started = time.perf_counter()
 from triage.model import Classifier
-model = Classifier.from_dir(sys.argv[1], threads=1)
+model = Classifier.from_dir(sys.argv[1], threads=1, onnx_file=sys.argv[2])
 model.scores("HttpClient throws on redirect", "Repro: call GetAsync on a URL that redirects to https.")
 elapsed = time.perf_counter() - started
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -50,9 +50,9 @@ def _test_rows(model_dir: Path, issues_path: Path, model: Classifier) -> list[di
     return [{**model.encode(i.title, i.body), "labels": list(i.labels)} for i in issues]
 
 
-def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str, Any]:
-    """All serving measurements for one model folder."""
-    one = Classifier.from_dir(model_dir, threads=1)
+def measure(model_dir: Path, issues_path: Path, repeats: int = 300, onnx_file: str = "") -> dict[str, Any]:
+    """All serving measurements for one model folder (``onnx_file``: time this file, not the served one)."""
+    one = Classifier.from_dir(model_dir, threads=1, onnx_file=onnx_file)
     issues = read_issues(issues_path)
     pairs = [(i.title, i.body) for i in issues]
     lengths = [len(one._tokenizer.encode(one.encode(*p)["text"]).ids) for p in pairs[:500]]
@@ -62,13 +62,13 @@ def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str,
         started = time.perf_counter()
         one.scores(title, body)  # cleaning, tokenising, encoder, lexical model, blend: the labeler's path
         latencies.append((time.perf_counter() - started) * 1000)
-    batch = Classifier.from_dir(model_dir, threads=0)
+    batch = Classifier.from_dir(model_dir, threads=0, onnx_file=onnx_file)
     sample = [batch.encode(*p) for p in pairs[:512]]
     started = time.perf_counter()
     batch.predict_rows(sample, batch_size=32)
     throughput = len(sample) / (time.perf_counter() - started)
-    cold = json.loads(subprocess.run([sys.executable, "-c", COLD, str(model_dir)], capture_output=True, text=True,
-                                     check=True).stdout)
+    cold = json.loads(subprocess.run([sys.executable, "-c", COLD, str(model_dir), onnx_file], capture_output=True,
+                                     text=True, check=True).stdout)
     rows = _test_rows(model_dir, issues_path, one)
     f1 = {}
     for file in ("model.onnx", "model.int8.onnx"):
@@ -80,7 +80,7 @@ def measure(model_dir: Path, issues_path: Path, repeats: int = 300) -> dict[str,
             truth = indicator([r["labels"] for r in rows], served.labels)
             f1[file] = report(truth, predict(probs, None, served.single_label), served.labels)["macro_f1"]
     return {
-        "model": str(model_dir), "served_file": one.manifest.get("serving", {}).get("file", "model.onnx"),
+        "model": str(model_dir), "served_file": onnx_file or serving_file(one.manifest),
         "max_tokens": one.manifest["max_tokens"], "median_tokens": float(np.median(lengths)),
         "p50_ms": float(np.percentile(latencies, 50)), "p95_ms": float(np.percentile(latencies, 95)),
         "p99_ms": float(np.percentile(latencies, 99)), "throughput_per_s": throughput,
@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="a model folder (the demo prints its path)")
     parser.add_argument("--issues", type=Path, default=Path("data/corefx-area/issues.jsonl"))
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--onnx-file", default="", choices=("", "model.onnx", "model.int8.onnx"),
+                        help="time this ONNX file instead of the one the model's manifest serves")
     parser.add_argument("--json", help="merge the results into this JSON file under the key 'serving'")
     args = parser.parse_args(argv)
-    result = measure(args.model, args.issues, args.repeats)
+    result = measure(args.model, args.issues, args.repeats, args.onnx_file)
     keys = ["served_file", "median_tokens", "p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "cold_start_s",
             "peak_rss_mb", "fp32_macro_f1", "int8_macro_f1", "int8_f1_delta"]
     print(table([[k, result[k]] for k in keys], ["measure", "value"]))

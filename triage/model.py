@@ -49,15 +49,16 @@ class Classifier:
         self._lexical = LexicalModel.from_bytes(lexical) if lexical is not None and self.encoder_weight < 1 else None
 
     @classmethod
-    def from_dir(cls, path: str | Path, threads: int = 0) -> Classifier:
-        """Load a model folder written by the training job."""
+    def from_dir(cls, path: str | Path, threads: int = 0, onnx_file: str = "") -> Classifier:
+        """Load a model folder written by the training job (``onnx_file``: serve this file, not the manifest's)."""
         path = Path(path)
-        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+        missing = [name for name in (*MODEL_FILES, onnx_file) if name and not (path / name).is_file()]
         if missing:
             raise NotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
         manifest = json.loads((path / "manifest.json").read_text())
         lexical = path / LEXICAL_FILE
-        return cls(str(path / serving_file(manifest)), (path / "tokenizer.json").read_text(), manifest, threads,
+        return cls(str(path / (onnx_file or serving_file(manifest))), (path / "tokenizer.json").read_text(), manifest,
+                   threads,
                    lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
 
     @classmethod

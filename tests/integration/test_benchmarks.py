@@ -1,0 +1,73 @@
+"""The benchmark commands as a user runs them: real issues, a tiny encoder, the JSON keys the README promises."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from triage.issues import Issue
+
+AREA_AS_CLASS = {"area-System.Net": "bug", "area-System.IO": "feature", "area-Infrastructure": "question"}
+FAST = ["--epochs", "1", "--max-tokens", "32", "--batch-size", "8"]
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_area_then_serving_on_the_kept_model(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    issues = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:150]
+    source = tmp_path / "issues.jsonl"
+    source.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in issues))
+    out = tmp_path / "bench.json"
+    done = bench("benchmarks.quality", "area", "--train", str(source), "--base-model", str(tiny_encoder), *FAST,
+                 "--keep-model", str(tmp_path / "models"), "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    area = json.loads(out.read_text())["area"]
+    for key in ("accuracy", "macro_f1", "coverage_at_target", "precision_at_target", "train_seconds"):
+        assert isinstance(area[key], (int, float)), key
+    assert 0 <= area["accuracy"] <= 1 and area["test_issues"] == 23  # newest 15 % of the 150
+    assert "coverage_at_target" in done.stdout and area["machine"]["cores"] >= 1
+
+    model = tmp_path / "models" / "dotnet_corefx"
+    assert json.loads((model / "manifest.json").read_text())["repo"] == "dotnet/corefx"
+    done = bench("benchmarks.serving", "--model", str(model), "--issues", str(source), "--repeats", "20",
+                 "--onnx-file", "model.int8.onnx", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert set(results) == {"area", "serving"}  # merged into the same file
+    serving = results["serving"]
+    for key in ("p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "cold_start_s", "peak_rss_mb", "int8_f1_delta"):
+        assert isinstance(serving[key], (int, float)), key
+    assert serving["served_file"] == "model.int8.onnx" and 0 < serving["p50_ms"] <= serving["p95_ms"] <= serving["p99_ms"]
+
+
+def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    train = tmp_path / "issues_train.csv"
+    with train.open("w", newline="") as handle:
+        writer = csv.writer(handle, escapechar="\\", doublequote=False)
+        writer.writerow(["repo", "created_at", "label", "title", "body"])
+        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:120]
+        for n, issue in enumerate(picked):
+            writer.writerow([("octo/one", "octo/two")[n % 2], "2020-01-01 00:00:00", AREA_AS_CLASS[issue.labels[0]],
+                             issue.title, issue.body[:500]])
+    out = tmp_path / "bench.json"
+    done = bench("benchmarks.quality", "nlbse", "--train", str(train), "--base-model", str(tiny_encoder), *FAST,
+                 "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    nlbse = json.loads(out.read_text())["nlbse"]
+    assert set(nlbse["per_repo"]) == {"octo/one", "octo/two"}
+    assert nlbse["cross_repo_f1"] == pytest.approx(sum(nlbse["per_repo"].values()) / 2)
+    assert set(nlbse["per_class_f1"]) == {"bug", "feature", "question"} and nlbse["train_seconds"] > 0
+    assert nlbse["split"].startswith("development")
+
+
+def test_missing_training_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = bench("benchmarks.quality", "area", "--train", str(tmp_path / "nope.jsonl"))
+    assert done.returncode == 2 and "nope.jsonl does not exist" in done.stderr
