@@ -58,8 +58,7 @@ class Classifier:
         manifest = json.loads((path / "manifest.json").read_text())
         lexical = path / LEXICAL_FILE
         return cls(str(path / (onnx_file or serving_file(manifest))), (path / "tokenizer.json").read_text(), manifest,
-                   threads,
-                   lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
+                   threads, lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
 
     @classmethod
     def from_store(cls, store: BlobStore, prefix: str, threads: int = 0) -> Classifier:
