@@ -1,13 +1,13 @@
 """Model quality on real data, with the same training path as the product (``training_job``).
 
-    python -m benchmarks.quality nlbse --train PATH [--test PATH] [--json out/bench.json]
+    python -m benchmarks.quality nlbse --train PATH [--test PATH | --folds N] [--json out/bench.json]
     python -m benchmarks.quality area  --train PATH [--test PATH] [--json out/bench.json]
 
 ``nlbse``: the NLBSE'24 issue report classification task (bug/feature/question), one model per
 repository trained on that repository's rows only; macro-F1 per repository and their mean
 ("cross-repo F1"). Without ``--test``, each repository's rows are split deterministically
-(stratified, 20 % held out: fold 0 of 5) for development; such numbers are not comparable with
-results on the official test split.
+(stratified, 20 % held out: fold 0 of 5, or the mean over the first ``--folds N`` of the 5) for
+development; such numbers are not comparable with results on the official test split.
 
 ``area``: many-label area labeling on JSON Lines issues (the corefx format); a time split
 (newest 15 % as test) unless ``--test`` is given. Reports accuracy, macro-F1, and the coverage
@@ -40,15 +40,20 @@ def _rank(seed: int, number: int) -> str:
     return hashlib.sha256(f"{seed}:{number}".encode()).hexdigest()
 
 
-def stratified_holdout(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:
-    """Hold out ``fraction`` of each label's rows, chosen by a seeded hash (deterministic)."""
+def stratified_holdout(rows: list[dict[str, Any]], fraction: float, seed: int, fold: int = 0) -> tuple[list, list]:
+    """Hold out ``fraction`` of each label's rows, chosen by a seeded hash (deterministic).
+
+    ``fold`` k holds out the k-th such slice of the hash order, so folds 0 … 1/fraction − 1 are
+    the folds of a stratified cross-validation.
+    """
     by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_label[row["labels"][0]].append(row)
     held: set[int] = set()
     for group in by_label.values():
         ranked = sorted(group, key=lambda r: _rank(seed, r["number"]))
-        held.update(r["number"] for r in ranked[: round(len(group) * fraction)])
+        start, end = round(len(group) * fraction * fold), round(len(group) * fraction * (fold + 1))
+        held.update(r["number"] for r in ranked[start:end])
     return [r for r in rows if r["number"] not in held], [r for r in rows if r["number"] in held]
 
 
@@ -95,23 +100,30 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     per_class: dict[str, list[float]] = defaultdict(list)
     seconds = 0.0
     details = {}
+    folds = 1 if test_issues else args.folds
     for repo in sorted({i.repo for i in train_issues}):
         rows, boilerplate = _rows([i for i in train_issues if i.repo == repo])
-        if test_issues is None:
-            train, test = stratified_holdout(rows, 0.2, args.seed)
-        else:
-            train, (test, _) = rows, _rows([i for i in test_issues if i.repo == repo])
-        result = train_and_score(train, test, repo, config, boilerplate, args.seed, args.keep_model)
-        per_repo[repo] = result["raw"]["macro_f1"]
-        for label, m in result["raw"]["per_label"].items():
-            per_class[label].append(m["f1"])
-        seconds += result["train_seconds"]
-        details[repo] = {"macro_f1": per_repo[repo], "train_seconds": result["train_seconds"],
-                         "total_seconds": result["seconds"], "test_issues": result["raw"]["n"]}
-        print(f"{repo}: macro-F1 {per_repo[repo]:.3f} ({result['raw']['n']} test issues, "
-              f"{result['train_seconds']:.0f} s training)", flush=True)
+        scores = []
+        for fold in range(folds):
+            if test_issues is None:
+                train, test = stratified_holdout(rows, 0.2, args.seed, fold)
+            else:
+                train, (test, _) = rows, _rows([i for i in test_issues if i.repo == repo])
+            keep = args.keep_model / f"fold{fold}" if args.keep_model and folds > 1 else args.keep_model
+            result = train_and_score(train, test, repo, config, boilerplate, args.seed, keep)
+            scores.append(result["raw"]["macro_f1"])
+            for label, m in result["raw"]["per_label"].items():
+                per_class[label].append(m["f1"])
+            seconds += result["train_seconds"]
+            details.setdefault(repo, []).append({
+                "fold": fold, "macro_f1": scores[-1], "train_seconds": result["train_seconds"],
+                "total_seconds": result["seconds"], "test_issues": result["raw"]["n"]})
+            print(f"{repo}{f' fold {fold}' if folds > 1 else ''}: macro-F1 {scores[-1]:.3f} ({result['raw']['n']} "
+                  f"test issues, {result['train_seconds']:.0f} s training)", flush=True)
+        per_repo[repo] = sum(scores) / len(scores)
+    folds_text = "fold 0 of 5" if folds == 1 else f"mean over folds 0-{folds - 1} of 5"
     return {
-        "split": "official test" if args.test else "development (stratified 20% per repository, fold 0 of 5)",
+        "split": "official test" if test_issues else f"development (stratified 20% per repository, {folds_text})",
         "cross_repo_f1": sum(per_repo.values()) / len(per_repo),
         "per_repo": per_repo,
         "per_class_f1": {label: sum(v) / len(v) for label, v in sorted(per_class.items())},
@@ -151,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--test", type=Path)
     parser.add_argument("--json", help="merge the results into this JSON file under the task's key")
+    parser.add_argument("--folds", type=int, default=1, choices=range(1, 6),
+                        help="nlbse without --test: average over this many of the 5 development folds (default 1)")
     parser.add_argument("--keep-model", type=Path, metavar="DIR",
                         help="keep each trained model in DIR/OWNER_NAME (not existing yet), e.g. for benchmarks.serving")
     parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
@@ -167,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{path} does not exist")
     config = TrainConfig(data=Path("."), output=Path("."), base_model=args.base_model, epochs=args.epochs,
                          max_tokens=args.max_tokens, encoder_layers=args.encoder_layers, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate,
-                         seed=args.seed, device=args.device, progress=False, version="bench")
+                         learning_rate=args.learning_rate, seed=args.seed, device=args.device, progress=False,
+                         version="bench")
     result = (nlbse if args.task == "nlbse" else area)(args, config)
     result["machine"] = machine()
     result["config"] = {"base_model": args.base_model or "all-MiniLM-L6-v2 (bundled)", "epochs": args.epochs,

@@ -59,13 +59,26 @@ def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tm
                              issue.title, issue.body[:500]])
     out = tmp_path / "bench.json"
     done = bench("benchmarks.quality", "nlbse", "--train", str(train), "--base-model", str(tiny_encoder), *FAST,
-                 "--json", str(out))
+                 "--folds", "2", "--json", str(out))
     assert done.returncode == 0, done.stderr
     nlbse = json.loads(out.read_text())["nlbse"]
     assert set(nlbse["per_repo"]) == {"octo/one", "octo/two"}
     assert nlbse["cross_repo_f1"] == pytest.approx(sum(nlbse["per_repo"].values()) / 2)
     assert set(nlbse["per_class_f1"]) == {"bug", "feature", "question"} and nlbse["train_seconds"] > 0
-    assert nlbse["split"].startswith("development")
+    assert nlbse["split"] == "development (stratified 20% per repository, mean over folds 0-1 of 5)"
+    for repo, folds in nlbse["details"].items():  # each repository's 60 issues: about 12 held out per fold
+        assert [f["fold"] for f in folds] == [0, 1] and all(10 <= f["test_issues"] <= 14 for f in folds)
+        assert nlbse["per_repo"][repo] == pytest.approx((folds[0]["macro_f1"] + folds[1]["macro_f1"]) / 2)
+
+
+def test_development_folds_partition_each_label() -> None:
+    from benchmarks.quality import stratified_holdout
+
+    rows = [{"number": n, "labels": ["bug" if n % 3 else "question"]} for n in range(103)]
+    held = [{r["number"] for r in stratified_holdout(rows, 0.2, 42, fold)[1]} for fold in range(5)]
+    assert sum(map(len, held)) == len(set().union(*held)) == 103  # disjoint, and together every row
+    for fold in held:
+        assert 6 <= sum(n % 3 == 0 for n in fold) <= 7  # a fifth of the 35 questions in each
 
 
 def test_missing_training_file_is_a_clear_error(tmp_path: Path) -> None:
