@@ -404,9 +404,9 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     args = parser.parse_args(argv)
     config = TrainConfig(**vars(args))
     if (not 16 <= config.max_tokens <= 512 or config.encoder_layers < 0 or config.epochs <= 0 or config.batch_size < 1
-            or config.budget_minutes <= 0):
+            or config.budget_minutes <= 0 or not 0 < config.target_precision < 1):
         parser.error("need 16 <= --max-tokens <= 512, --encoder-layers >= 0, --epochs > 0, --batch-size >= 1, "
-                     "--budget-minutes > 0")
+                     "--budget-minutes > 0, 0 < --target-precision < 1")
     return config
 
 

@@ -106,7 +106,8 @@ class Settings:
     def validate(self) -> None:
         """Raise :class:`ConfigError` if a value is out of range."""
         checks = [
-            (0.0 < self.target_precision <= 1.0, "target_precision", "a number in (0, 1]"),
+            (0.0 < self.target_precision < 1.0, "target_precision",
+             "a number in (0, 1): thresholds need precision's confidence bound to reach it, which never reaches 1"),
             (self.min_examples >= 1, "min_examples", "at least 1"),
             (0.0 < self.test_fraction < 0.5, "test_fraction", "a number in (0, 0.5)"),
             (0.0 < self.validation_fraction < 0.5, "validation_fraction", "a number in (0, 0.5)"),

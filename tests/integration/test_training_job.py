@@ -154,8 +154,9 @@ def test_a_shallower_encoder_is_trained_exported_and_served(tiny_data: Path, tin
 def test_arguments_are_validated() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--data", "d", "--output", "o", "--max-tokens", "4"])
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--output", "o", "--encoder-layers", "-1"])
+    for bad in (["--encoder-layers", "-1"], ["--target-precision", "1"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--data", "d", "--output", "o", *bad])
     config = parse_args(["--data", "d", "--output", "o", "--epochs", "2.5", "--device", "cpu", "--encoder-layers", "3"])
     assert config.epochs == 2.5 and config.device == "cpu" and config.data == Path("d") and config.encoder_layers == 3
 

@@ -83,6 +83,7 @@ def test_invalid_values_raise_config_error_naming_variable(var: str, text: str) 
 @pytest.mark.parametrize(("var", "text"), [
     ("TRIAGE_TARGET_PRECISION", "0"),
     ("TRIAGE_TARGET_PRECISION", "1.5"),
+    ("TRIAGE_TARGET_PRECISION", "1.0"),
     ("TRIAGE_TARGET_PRECISION", "nan"),
     ("TRIAGE_MIN_EXAMPLES", "0"),
     ("TRIAGE_TEST_FRACTION", "0"),
@@ -102,7 +103,7 @@ def test_out_of_range_values_raise_config_error(var: str, text: str) -> None:
 
 
 @pytest.mark.parametrize(("var", "text"), [
-    ("TRIAGE_TARGET_PRECISION", "1.0"),
+    ("TRIAGE_TARGET_PRECISION", "0.99"),
     ("TRIAGE_MIN_EXAMPLES", "1"),
     ("TRIAGE_TEST_FRACTION", "0.49"),
     ("TRIAGE_MAX_TOKENS", "16"),
