@@ -11,15 +11,10 @@ if ($env:ENABLE_MODEL_EVENTS -eq 'true') {
     Write-Host 'Event Grid subscription model-created is managed by azd provision (ENABLE_MODEL_EVENTS=true).'
     exit 0
 }
-foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_FUNCTION_APP_URL',
-                  'AZURE_EVENTGRID_SYSTEM_TOPIC_NAME') {
-    if (-not [Environment]::GetEnvironmentVariable($name)) {
-        Write-Error "$name is not set; run 'azd provision' first."
-    }
-}
-if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
-    Write-Error "The Azure CLI (az) is needed for this step; install it, run 'az login', then 'azd hooks run postdeploy'."
-}
+. "$PSScriptRoot/require.ps1"
+Assert-AzdEnv 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_FUNCTION_APP_URL',
+              'AZURE_EVENTGRID_SYSTEM_TOPIC_NAME'
+Assert-AzCli postdeploy
 
 Write-Host 'Waiting for the Functions host to create its blobs_extension system key...'
 $present = 'false'

@@ -6,15 +6,10 @@
 # and never prints the value nor passes it on a command line. Rerun it alone with: azd hooks run postprovision
 $ErrorActionPreference = 'Stop'
 
-foreach ($name in 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME',
-                  'AZURE_KEY_VAULT_DASHBOARD_SECRET') {
-    if (-not [Environment]::GetEnvironmentVariable($name)) {
-        Write-Error "$name is not set; run 'azd provision' first."
-    }
-}
-if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
-    Write-Error "The Azure CLI (az) is needed for this step; install it, run 'az login', then 'azd hooks run postprovision'."
-}
+. "$PSScriptRoot/require.ps1"
+Assert-AzdEnv 'AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'AZURE_KEY_VAULT_NAME',
+              'AZURE_KEY_VAULT_DASHBOARD_SECRET'
+Assert-AzCli postprovision
 
 # Whether the secret exists. A role assignment made by this provision can take a few minutes to reach Key Vault, so a
 # refused listing is retried; it is never taken for "absent" (that would replace a secret in use).
