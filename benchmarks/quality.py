@@ -24,16 +24,19 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmarks.common import machine, table, write_json
-from triage.cleaning import issue_text, learn_boilerplate, lexical_text
-from triage.dataset import DatasetSpec, build_dataset
-from triage.issues import Issue
-from triage.sources import read_issues
 from training_job.train import TrainConfig, run
+from triage.data.dataset import DatasetSpec, build_dataset
+from triage.data.sources import read_issues
+from triage.domain.cleaning import issue_text, learn_boilerplate, lexical_text
+from triage.domain.errors import ConfigError
+from triage.domain.issues import Issue
+from triage.ports.training import TrainingArguments
 
 
 def _rank(seed: int, number: int) -> str:
@@ -150,7 +153,7 @@ def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         "split": "given test file" if args.test else "time split (newest 15% as test)",
         "accuracy": result["raw"]["accuracy"], "macro_f1": result["raw"]["macro_f1"],
         "coverage_at_target": at["coverage"], "precision_at_target": at["precision_when_labeled"],
-        "target_precision": config.target_precision, "train_seconds": result["train_seconds"],
+        "target_precision": config.args.target_precision, "train_seconds": result["train_seconds"],
         "test_issues": result["raw"]["n"], "served_file": result["served_file"],
         "int8_f1_delta": result["int8_f1_delta"],
     }
@@ -179,9 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.train, args.test):
         if path is not None and not path.is_file():
             parser.error(f"{path} does not exist")
-    config = TrainConfig(data=Path("."), output=Path("."), base_model=args.base_model, epochs=args.epochs,
-                         max_tokens=args.max_tokens, encoder_layers=args.encoder_layers, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, seed=args.seed, device=args.device, progress=False,
+    try:
+        arguments = TrainingArguments(base_model=args.base_model, epochs=args.epochs, max_tokens=args.max_tokens,
+                                      encoder_layers=args.encoder_layers, batch_size=args.batch_size,
+                                      learning_rate=args.learning_rate, seed=args.seed)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    config = TrainConfig(data=Path("."), output=Path("."), args=arguments, device=args.device, progress=False,
                          version="bench")
     result = (nlbse if args.task == "nlbse" else area)(args, config)
     result["machine"] = machine()

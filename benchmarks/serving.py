@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import machine, table, write_json
-from triage.metrics import indicator, predict, report
-from triage.model import Classifier, serving_file
-from triage.sources import read_issues
+from triage.data.sources import read_issues
+from triage.ml.metrics import indicator, predict, report
+from triage.ml.model import Classifier, serving_file
 
 # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec and would report the parent's peak.
 COLD = """
 import json, sys, time
 started = time.perf_counter()
-from triage.model import Classifier
+from triage.ml.model import Classifier
 model = Classifier.from_dir(sys.argv[1], threads=1, onnx_file=sys.argv[2])
 model.scores("HttpClient throws on redirect", "Repro: call GetAsync on a URL that redirects to https.")
 elapsed = time.perf_counter() - started

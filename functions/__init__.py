@@ -1,4 +1,4 @@
-"""Thin trigger adapters: decode the binding, call one core function (``triage.jobs``), return or raise."""
+"""Thin trigger adapters: decode the binding, call one use case of ``triage.app``, return or raise."""
 
 from .dashboard import bp as dashboard
 from .health import bp as health

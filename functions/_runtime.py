@@ -1,15 +1,22 @@
-"""Process-wide parts shared by the triggers: the services (built once) and the model cache."""
+"""Process-wide parts shared by the triggers: the services (built once), the model cache, starting orchestrations,
+and turning core errors into HTTP answers (the one mapping lives in :func:`triage.web.http.status_for`)."""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+from typing import Any
 
 import azure.durable_functions as df
+import azure.functions as func
 
-from triage import telemetry
-from triage.bootstrap import Services, build_services
-from triage.jobs import ModelCache
+from triage.app import telemetry
+from triage.app.bootstrap import Services, build_services
+from triage.app.labeling import ModelCache
+from triage.app.training import training_input
+from triage.domain.errors import TriageError
+from triage.web.http import status_for
 
 log = logging.getLogger(__name__)
 RUNNING = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending,
@@ -19,8 +26,9 @@ RUNNING = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.
 @functools.lru_cache(maxsize=1)
 def services() -> Services:
     """The services the app settings describe, built on first use and kept for the process."""
-    telemetry.configure_from_env()
-    return build_services()
+    s = build_services()
+    telemetry.configure(s.config.telemetry.connection_string)
+    return s
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,3 +46,18 @@ async def start_singleton(client: df.DurableOrchestrationClient, orchestrator: s
         return False
     await client.start_new(orchestrator, instance_id, payload)
     return True
+
+
+async def start_training(client: df.DurableOrchestrationClient, s: Services, repo: str, reason: str) -> bool:
+    """Start the repository's training orchestration (one per repository at a time); True if started."""
+    return await start_singleton(client, "training_orchestrator", f"train:{repo}", training_input(s, repo, reason))
+
+
+def json_response(body: Any, status: int = 200) -> func.HttpResponse:
+    """A JSON HTTP response."""
+    return func.HttpResponse(json.dumps(body, indent=1), status_code=status, mimetype="application/json")
+
+
+def error_response(error: TriageError) -> func.HttpResponse:
+    """The HTTP answer to an error the core raised on purpose: its status and its message."""
+    return json_response({"message": str(error)}, status_for(error))

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage import jobs
-from triage.dashboard import WebRequest, WebResponse, handle_dashboard, handle_review
+from triage.web.handlers import handle_dashboard, handle_review
+from triage.web.http import WebRequest, WebResponse
 
-from ._runtime import services, start_singleton
+from ._runtime import services, start_training
 
 bp = df.Blueprint()
 
@@ -47,5 +47,5 @@ async def dashboard_review(req: func.HttpRequest, client: df.DurableOrchestratio
     s = services()
     response, retrain = handle_review(s, web_request(req))
     if retrain:
-        await start_singleton(client, "training_orchestrator", f"train:{retrain}", jobs.training_input(s, retrain, "review"))
+        await start_training(client, s, retrain, "review")
     return http_response(response)

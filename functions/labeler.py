@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from triage import jobs
-from triage.queues import LABEL_REQUESTS
+from triage.app.labeling import label_request
+from triage.app.status import record_poison
+from triage.ports.queues import LABEL_REQUESTS, LABEL_REQUESTS_POISON
 
 from ._runtime import model_cache, services
 
@@ -15,10 +16,10 @@ bp = func.Blueprint()
 @bp.queue_trigger(arg_name="msg", queue_name=LABEL_REQUESTS, connection="TRIAGE_STORAGE")
 def label_issue(msg: func.QueueMessage) -> None:
     """Label one issue; an exception makes the host retry, then move the message to the poison queue."""
-    jobs.label_request(services(), msg.get_json(), model_cache())
+    label_request(services(), msg.get_json(), model_cache())
 
 
-@bp.queue_trigger(arg_name="msg", queue_name=f"{LABEL_REQUESTS}-poison", connection="TRIAGE_STORAGE")
+@bp.queue_trigger(arg_name="msg", queue_name=LABEL_REQUESTS_POISON, connection="TRIAGE_STORAGE")
 def label_issue_poison(msg: func.QueueMessage) -> None:
     """Record a request that failed every retry, for the status page and the alerts."""
-    jobs.record_poison(services(), msg.get_body().decode("utf-8", "replace"))
+    record_poison(services(), msg.get_body().decode("utf-8", "replace"))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage import jobs
+from triage.app.labeling import open_unlabeled_issues, relabel_batch
+from triage.app.models import on_model_created
+from triage.ports.layout import MODEL_MANIFEST_TRIGGER
 
 from ._runtime import model_cache, services
 
@@ -13,15 +15,15 @@ bp = df.Blueprint()
 PARALLEL_BATCHES = 2  # GitHub's secondary rate limits punish bursts of concurrent writes
 
 
-@bp.blob_trigger(arg_name="blob", path="triage/models/{owner}/{name}/{version}/manifest.json",
+@bp.blob_trigger(arg_name="blob", path=MODEL_MANIFEST_TRIGGER,
                  connection="TRIAGE_STORAGE", source=func.BlobSource.EVENT_GRID)
 @bp.durable_client_input(client_name="client")
 async def model_created(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
     """Run the promotion gate; after a promotion, relabel the open issues with the new model."""
     s = services()
-    outcome = jobs.on_model_created(s, str(blob.name))
+    outcome = on_model_created(s, str(blob.name))
     if outcome["promoted"]:
-        await client.start_new("relabel_orchestrator", None, {"repo": outcome["repo"], "batch": s.relabel_batch})
+        await client.start_new("relabel_orchestrator", None, {"repo": outcome["repo"], "batch": s.app.relabel_batch})
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -43,10 +45,10 @@ def relabel_orchestrator(context: df.DurableOrchestrationContext):  # type: igno
 @bp.activity_trigger(input_name="repo")
 def open_issues_activity(repo: str) -> list:
     """Issue numbers to relabel."""
-    return jobs.open_unlabeled_issues(services(), repo)
+    return open_unlabeled_issues(services(), repo, model_cache())
 
 
 @bp.activity_trigger(input_name="request")
 def relabel_batch_activity(request: dict) -> dict:
     """Label one batch."""
-    return jobs.relabel_batch(services(), request["repo"], request["numbers"], model_cache())
+    return relabel_batch(services(), request["repo"], request["numbers"], model_cache())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage import jobs
+from triage.app.scraping import scrape_repository
+from triage.app.training import scheduled_training_due
+from triage.domain.errors import TriageError
+from triage.domain.issues import check_repo
 
-from ._runtime import services, start_singleton
+from ._runtime import error_response, json_response, services, start_singleton, start_training
 
 bp = df.Blueprint()
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=3)
@@ -22,22 +24,23 @@ async def scrape_timer(timer: func.TimerRequest, client: df.DurableOrchestration
     """Start a scrape of every configured repository, and the training of those whose own schedule is due."""
     s = services()
     now = datetime.now(timezone.utc)
-    for repo in s.repositories:
+    for repo in s.app.repositories:
         await start_singleton(client, "scrape_orchestrator", f"scrape:{repo}", repo)
-        if jobs.scheduled_training_due(s, repo, now):
-            await start_singleton(client, "training_orchestrator", f"train:{repo}",
-                                  jobs.training_input(s, repo, "schedule"))
+        if scheduled_training_due(s, repo, now):
+            await start_training(client, s, repo, "schedule")
 
 
 @bp.route(route="scrape/{owner}/{name}", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def scrape_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start a scrape on demand; 202 with status links, or 409 if one is running."""
-    repo = f"{req.route_params['owner']}/{req.route_params['name']}"
+    try:
+        repo = check_repo(f"{req.route_params.get('owner', '')}/{req.route_params.get('name', '')}")
+    except TriageError as exc:
+        return error_response(exc)
     instance = f"scrape:{repo}"
     if not await start_singleton(client, "scrape_orchestrator", instance, repo):
-        return func.HttpResponse(json.dumps({"message": f"{instance} is already running"}), status_code=409,
-                                 mimetype="application/json")
+        return json_response({"message": f"{instance} is already running"}, 409)
     return client.create_check_status_response(req, instance)
 
 
@@ -51,4 +54,4 @@ def scrape_orchestrator(context: df.DurableOrchestrationContext):  # type: ignor
 @bp.activity_trigger(input_name="repo")
 def scrape_activity(repo: str) -> dict:
     """Scrape one repository."""
-    return jobs.scrape_repository(services(), repo)
+    return scrape_repository(services(), repo)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
-from triage import jobs
+from triage.app.status import status as app_status
 
-from ._runtime import services
+from ._runtime import json_response, services
 
 bp = func.Blueprint()
 
@@ -16,4 +14,4 @@ bp = func.Blueprint()
 @bp.route(route="status", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def status(req: func.HttpRequest) -> func.HttpResponse:
     """The status JSON (function key required)."""
-    return func.HttpResponse(json.dumps(jobs.status(services()), indent=1), mimetype="application/json")
+    return json_response(app_status(services()))

@@ -7,16 +7,24 @@ or the deadline passes, in which case it cancels the job and reports it.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage import jobs
-from triage.training import next_poll
+from triage.app.training import (
+    build_training_dataset,
+    cancel_training,
+    next_poll,
+    own_schedule,
+    record_training,
+    submit_training,
+    training_status,
+)
+from triage.domain.errors import TriageError
+from triage.domain.issues import check_repo
 
-from ._runtime import services, start_singleton
+from ._runtime import error_response, json_response, services, start_training
 
 bp = df.Blueprint()
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=3)
@@ -27,21 +35,23 @@ RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_
 async def train_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Retrain every configured repository on the app's schedule, except those with a schedule of their own."""
     s = services()
-    for repo in s.repositories:
-        if jobs.own_schedule(s, repo):
-            continue  # started by the scrape timer when its own cron fires (jobs.scheduled_training_due)
-        await start_singleton(client, "training_orchestrator", f"train:{repo}", jobs.training_input(s, repo, "schedule"))
+    for repo in s.app.repositories:
+        if own_schedule(s, repo):
+            continue  # started by the scrape timer when its own cron fires (scheduled_training_due)
+        await start_training(client, s, repo, "schedule")
 
 
 @bp.route(route="train/{owner}/{name}", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def train_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start training on demand; 202 with status links, or 409 if a run is in progress."""
-    repo = f"{req.route_params['owner']}/{req.route_params['name']}"
+    try:
+        repo = check_repo(f"{req.route_params.get('owner', '')}/{req.route_params.get('name', '')}")
+    except TriageError as exc:
+        return error_response(exc)
     instance = f"train:{repo}"
-    if not await start_singleton(client, "training_orchestrator", instance, jobs.training_input(services(), repo, "http")):
-        return func.HttpResponse(json.dumps({"message": f"{instance} is already running"}), status_code=409,
-                                 mimetype="application/json")
+    if not await start_training(client, services(), repo, "http"):
+        return json_response({"message": f"{instance} is already running"}, 409)
     return client.create_check_status_response(req, instance)
 
 
@@ -52,7 +62,8 @@ def training_orchestrator(context: df.DurableOrchestrationContext):  # type: ign
     repo = request["repo"]
     dataset = yield context.call_activity_with_retry("build_dataset_activity", RETRY, repo)
     job = yield context.call_activity_with_retry("submit_training_activity", RETRY, {
-        "repo": repo, "dataset_version": dataset, "now": context.current_utc_datetime.isoformat()})
+        "repo": repo, "dataset_version": dataset, "now": context.current_utc_datetime.isoformat(),
+        "reason": request.get("reason", "")})
     deadline = context.current_utc_datetime + timedelta(minutes=request["deadline_minutes"])
     while True:
         fire_at = next_poll(context.current_utc_datetime, deadline, request["poll_seconds"])
@@ -72,29 +83,29 @@ def training_orchestrator(context: df.DurableOrchestrationContext):  # type: ign
 @bp.activity_trigger(input_name="repo")
 def build_dataset_activity(repo: str) -> str:
     """Build the dataset from the stored issues."""
-    return jobs.build_training_dataset(services(), repo)
+    return str(build_training_dataset(services(), repo)["version"])
 
 
 @bp.activity_trigger(input_name="request")
 def submit_training_activity(request: dict) -> dict:
     """Submit the training job."""
-    return jobs.submit_training(services(), request["repo"], request["dataset_version"],
-                                datetime.fromisoformat(request["now"]))
+    return submit_training(services(), request["repo"], request["dataset_version"],
+                           datetime.fromisoformat(request["now"]), request.get("reason", ""))
 
 
 @bp.activity_trigger(input_name="jobId")
 def training_status_activity(jobId: str) -> dict:  # noqa: N803 - binding names are camelCase by convention
     """The job's state."""
-    return jobs.training_status(services(), jobId)
+    return training_status(services(), jobId)
 
 
 @bp.activity_trigger(input_name="jobId")
 def cancel_training_activity(jobId: str) -> None:  # noqa: N803
     """Cancel the job."""
-    jobs.cancel_training(services(), jobId)
+    cancel_training(services(), jobId)
 
 
 @bp.activity_trigger(input_name="result")
 def record_training_activity(result: dict) -> dict:
     """Record how the run ended."""
-    return jobs.record_training(services(), result["repo"], result["model_version"], result["state"], result["detail"])
+    return record_training(services(), result["repo"], result["model_version"], result["state"], result["detail"])

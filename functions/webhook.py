@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage import jobs
+from triage.app.learning_loop import retrain_due
+from triage.app.webhook import receive_webhook
 
-from ._runtime import services, start_singleton
+from ._runtime import json_response, services, start_training
 
 bp = df.Blueprint()
 
@@ -19,9 +18,8 @@ bp = df.Blueprint()
 async def github_webhook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Verify and route the delivery; start training when enough human feedback arrived."""
     s = services()
-    result = jobs.receive_webhook(s, dict(req.headers), req.get_body())
+    result = receive_webhook(s, dict(req.headers), req.get_body())
     for repo in sorted({record["repo"] for record in result.feedback}):
-        if jobs.retrain_due(s, repo):
-            await start_singleton(client, "training_orchestrator", f"train:{repo}", jobs.training_input(s, repo, "feedback"))
-    return func.HttpResponse(json.dumps({"message": result.message}), status_code=result.status,
-                             mimetype="application/json")
+        if retrain_due(s, repo):
+            await start_training(client, s, repo, "feedback")
+    return json_response({"message": result.message}, result.status)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.emulators.fixtures import azurite, cosmos  # noqa: F401  (session-scoped Azure emulators)
-from triage.issues import Issue
-from triage.sources import read_issues
+from triage.data.sources import read_issues
+from triage.domain.issues import Issue
 
 ROOT = Path(__file__).resolve().parent.parent
 COREFX = ROOT / "data" / "corefx-area" / "issues.jsonl"

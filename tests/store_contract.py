@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from triage.errors import ConcurrencyError, InputError, NotFoundError
-from triage.stores import BlobStore, DocumentStore
+from triage.domain.errors import ConcurrencyError, InputError, NotFoundError
+from triage.ports.stores import BlobStore, DocumentStore
 
 
 def doc(doc_id: str, repo: str = "o/r", **fields: Any) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from triage.lexical import TOKEN, LexicalModel
+from triage.ml.lexical import TOKEN, LexicalModel
 
 
 def fit_lexical(texts: Sequence[str], targets: np.ndarray, labels: Sequence[str], single: bool,

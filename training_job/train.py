@@ -23,12 +23,16 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+
+from triage.domain.errors import ConfigError
+from triage.ports.training import TrainingArguments
 
 MAX_INT8_LOSS = 0.005  # half a point of macro-F1
 ENCODER_WEIGHT = 0.5  # the fine-tuned encoder's share of the served probabilities; the lexical model has the rest
@@ -36,24 +40,14 @@ ENCODER_WEIGHT = 0.5  # the fine-tuned encoder's share of the served probabiliti
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Arguments of a training run.
+    """One run of the job: where to read and write, how to train (:class:`TrainingArguments`), and on what.
 
     Attributes:
         data: dataset folder (train/validation/test JSONL and manifest.json).
-        output: model folder to create; must not exist.
+        output: model folder to create; must not exist (or be empty: Azure ML mounts it first).
         version: the model's version name (default: UTC time and the dataset version).
-        base_model: Hugging Face model name or local folder; empty means the bundled all-MiniLM-L6-v2.
-        max_tokens: tokens per issue; longer texts are truncated (title first).
-        encoder_layers: transformer layers of the base model to keep (0 = all); fewer layers serve faster.
-        epochs: passes over the training split (fractions allowed).
-        batch_size: examples per optimisation step.
-        learning_rate: peak learning rate of the encoder; the head uses ``head_lr_multiplier`` times it.
-        head_lr_multiplier: the freshly initialised head learns faster than the pretrained encoder.
-        warmup_fraction: share of steps with linearly rising learning rate.
-        weight_decay: AdamW weight decay.
-        seed: seeds Python, NumPy and torch; equal seeds give equal models on the same device.
-        budget_minutes: wall-clock budget for the optimisation loop; training stops when it is spent.
-        target_precision: per-label thresholds are picked on validation data to reach this precision.
+        args: how to train; the app writes them to a JSON file (``--args``), with every field documented
+            and checked in :class:`triage.ports.training.TrainingArguments`.
         device: "cpu", "cuda" or "auto" (cuda when available).
         precision: "auto" (bf16 or fp16 on cuda, fp32 on cpu), "fp32", "bf16" or "fp16".
         threads: CPU threads for torch (0 = all cores).
@@ -63,18 +57,7 @@ class TrainConfig:
     data: Path
     output: Path
     version: str = ""
-    base_model: str = ""
-    max_tokens: int = 128
-    encoder_layers: int = 0
-    epochs: float = 4.0
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    head_lr_multiplier: float = 20.0
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    seed: int = 42
-    budget_minutes: float = 30.0
-    target_precision: float = 0.9
+    args: TrainingArguments = TrainingArguments()
     device: str = "auto"
     precision: str = "auto"
     threads: int = 0
@@ -131,9 +114,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from transformers.utils import logging as hf_logging
 
     from training_job.modeling import IssueClassifier, export_onnx, quantize_int8
-    from triage.metrics import confusion, evaluate, indicator, pick_thresholds
-    from triage.model import Classifier
-    from triage.report import write_model_card
+    from triage.ml.metrics import confusion, evaluate, indicator, pick_thresholds
+    from triage.ml.model import Classifier
+    from triage.ml.report import write_model_card
 
     # An existing empty folder is allowed: Azure ML mounts the job's output folder before it starts.
     in_place = config.output.is_dir() and not any(config.output.iterdir())
@@ -145,20 +128,20 @@ def run(config: TrainConfig) -> dict[str, Any]:
     dataset, splits = read_dataset(config.data)
     labels: list[str] = dataset["labels"]
     single = dataset["mode"] == "single"
-    base_model = config.base_model or default_base_model()
+    base_model = config.args.base_model or default_base_model()
     device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if config.device == "auto" else config.device))
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if config.threads:
         torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    random.seed(config.args.seed)
+    np.random.seed(config.args.seed)
+    torch.manual_seed(config.args.seed)
     torch.use_deterministic_algorithms(True)
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = IssueClassifier(base_model, len(labels), layers=config.encoder_layers).to(device)
+    model = IssueClassifier(base_model, len(labels), layers=config.args.encoder_layers).to(device)
     train_rows = splits["train"]
     y_train = torch.tensor(indicator([r["labels"] for r in train_rows], labels), dtype=torch.float32)
     counts = y_train.sum(dim=0).clamp(min=1)
@@ -167,36 +150,36 @@ def run(config: TrainConfig) -> dict[str, Any]:
     weights = (weights / weights.mean()).to(device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights) if single else torch.nn.BCEWithLogitsLoss()
 
-    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
-    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    steps_per_epoch = math.ceil(len(train_rows) / config.args.batch_size)
+    total_steps = max(1, math.ceil(steps_per_epoch * config.args.epochs))
     head_params = list(model.head.parameters())
     optimizer = torch.optim.AdamW([
-        {"params": list(model.encoder.parameters()), "lr": config.learning_rate},
-        {"params": head_params, "lr": config.learning_rate * config.head_lr_multiplier},
-    ], weight_decay=config.weight_decay)
-    warmup = max(1, int(total_steps * config.warmup_fraction))
+        {"params": list(model.encoder.parameters()), "lr": config.args.learning_rate},
+        {"params": head_params, "lr": config.args.learning_rate * config.args.head_lr_multiplier},
+    ], weight_decay=config.args.weight_decay)
+    warmup = max(1, int(total_steps * config.args.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
     amp_dtype = _amp_dtype(torch, device, config.precision)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
     texts = [r["text"] for r in train_rows]
-    generator = np.random.default_rng(config.seed)
+    generator = np.random.default_rng(config.args.seed)
     started = time.monotonic()
-    deadline = started + config.budget_minutes * 60
+    deadline = started + config.args.budget_minutes * 60
     step = 0
     seen = 0
     stopped_by_budget = False
     model.train()
     bar = tqdm(total=total_steps, desc="training", unit="step", disable=not config.progress, file=sys.stderr, mininterval=1)
     while step < total_steps and not stopped_by_budget:
-        for batch in _batches(texts, config.batch_size, generator):
+        for batch in _batches(texts, config.args.batch_size, generator):
             if step >= total_steps:
                 break
             if time.monotonic() > deadline:
                 stopped_by_budget = True
                 break
-            enc = tokenizer([texts[i] for i in batch], truncation=True, max_length=config.max_tokens,
+            enc = tokenizer([texts[i] for i in batch], truncation=True, max_length=config.args.max_tokens,
                             padding=True, return_tensors="pt").to(device)
             target = y_train[batch].to(device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -224,7 +207,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
         partial.mkdir(parents=True)
     try:
         model.eval()
-        export_onnx(model, partial / "model.onnx", config.max_tokens)
+        export_onnx(model, partial / "model.onnx", config.args.max_tokens)
         tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
         model.encoder.save_pretrained(partial / "hf")
         tokenizer.save_pretrained(partial / "hf")
@@ -236,9 +219,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "repo": dataset["repo"],
             "labels": labels,
             "mode": dataset["mode"],
-            "max_tokens": config.max_tokens,
+            "max_tokens": config.args.max_tokens,
             "pad_token": tokenizer.pad_token or "[PAD]",
-            "base_model": config.base_model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
+            "base_model": config.args.base_model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
             "encoder_layers": getattr(model.encoder.config, "num_hidden_layers", None),
             "dataset_version": dataset["version"],
             "label_counts": dataset.get("label_counts", {}),
@@ -254,7 +237,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             candidates[file] = {name: served.encoder_proba([r["text"] for r in splits[name]])
                                 for name in ("validation", "test")}
         probs, serving, ensemble = _serve(candidates, splits, truth, labels, single, partial)
-        thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.target_precision, single)
+        thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.args.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
             metrics[name] = evaluate(probs[name], truth[name], labels, thresholds["per_label"], single)
@@ -269,6 +252,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "metrics": metrics,
             "training": {
                 "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+                "arguments": asdict(config.args),
                 "device": str(device),
                 "precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32",
                 "steps": step,
@@ -299,7 +283,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
 
 
 def _macro_f1(probs: np.ndarray, truth: np.ndarray, labels: list[str], single: bool) -> float:
-    from triage.metrics import predict, report
+    from triage.ml.metrics import predict, report
 
     return float(report(truth, predict(probs, None, single), labels)["macro_f1"])
 
@@ -307,7 +291,7 @@ def _macro_f1(probs: np.ndarray, truth: np.ndarray, labels: list[str], single: b
 def _fit_lexical(splits: dict[str, list[dict[str, Any]]], labels: list[str], single: bool) -> tuple[Any, dict[str, np.ndarray]]:
     """The lexical model trained on the train split, and its probabilities on validation and test."""
     from training_job.lexical import fit_lexical
-    from triage.metrics import indicator
+    from triage.ml.metrics import indicator
 
     def lexical_input(row: dict[str, Any]) -> str:
         return row.get("lexical") or row["text"]
@@ -386,28 +370,26 @@ def _sha256(path: Path) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    """Parse command-line arguments into a :class:`TrainConfig`."""
+    """Parse command-line arguments into a :class:`TrainConfig`; ``--args`` names the training arguments' JSON file."""
     parser = argparse.ArgumentParser(prog="python -m training_job.train", description=__doc__.split("\n\n")[0])
-    defaults = TrainConfig(data=Path("."), output=Path("."))
     parser.add_argument("--data", type=Path, required=True, help="dataset folder written by `triage dataset`")
     parser.add_argument("--output", type=Path, required=True, help="model folder to create (must not exist)")
     parser.add_argument("--version", default="", help="model version name (default: UTC time + dataset version)")
-    parser.add_argument("--base-model", default="", help="Hugging Face name or folder (default: bundled all-MiniLM-L6-v2)")
-    for name in ("max_tokens", "encoder_layers", "batch_size", "seed", "threads"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    for name in ("epochs", "learning_rate", "head_lr_multiplier", "warmup_fraction", "weight_decay",
-                 "budget_minutes", "target_precision"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    parser.add_argument("--args", type=Path, help="training arguments (JSON, see triage.ports.training."
+                                                  "TrainingArguments; default: the defaults)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
-    args = parser.parse_args(argv)
-    config = TrainConfig(**vars(args))
-    if (not 16 <= config.max_tokens <= 512 or config.encoder_layers < 0 or config.epochs <= 0 or config.batch_size < 1
-            or config.budget_minutes <= 0 or not 0 < config.target_precision < 1):
-        parser.error("need 16 <= --max-tokens <= 512, --encoder-layers >= 0, --epochs > 0, --batch-size >= 1, "
-                     "--budget-minutes > 0, 0 < --target-precision < 1")
-    return config
+    ns = parser.parse_args(argv)
+    try:
+        arguments = TrainingArguments.from_json(ns.args.read_text()) if ns.args else TrainingArguments()
+    except OSError as exc:
+        parser.error(f"cannot read --args {ns.args}: {exc.strerror}")
+    except ConfigError as exc:
+        parser.error(f"--args {ns.args}: {exc}")
+    return TrainConfig(data=ns.data, output=ns.output, version=ns.version, args=arguments, device=ns.device,
+                       precision=ns.precision, threads=max(0, ns.threads), progress=ns.progress)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,19 +23,18 @@ from tests.conftest import ROOT, user_function
 from tests.durable_double import FakeDurableClient
 from tests.emulators.fixtures import Azurite, Cosmos
 from tests.integration.test_e2e_functions import REPO, promote_tiny_model
-from triage.azure_stores import CosmosDocumentStore
-from triage.bootstrap import DATABASE, Services
-from triage.dashboard import WebRequest, WebResponse
-from triage.feedback import FEEDBACK, LOCKS, record_review
-from triage.issues import Issue
-from triage.labeler import PREDICTIONS, record_decision
-from triage.live import live_quality
-from triage.localweb import Handler, LocalServer, router
-from triage.model import Classifier
-from triage.policy import Policy, decide
-from triage.registry import MODELS, model_prefix
-from triage.training import RUNS
-from triage.tuning import TUNING
+from triage.adapters.azure.cosmos import CosmosDocumentStore
+from triage.app.bootstrap import Services
+from triage.app.labeling import record_decision
+from triage.domain.issues import Issue
+from triage.domain.policy import Policy, decide
+from triage.learning.feedback import record_review
+from triage.learning.live import live_quality
+from triage.ml.model import Classifier
+from triage.ports.layout import DATABASE, model_prefix
+from triage.ports.records import FEEDBACK, LOCKS, MODELS, PREDICTIONS, RUNS, TUNING
+from triage.web.http import WebRequest, WebResponse
+from triage.web.local_server import Handler, LocalServer, router
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

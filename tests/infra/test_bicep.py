@@ -1,8 +1,8 @@
 """The Bicep templates in infra/ parse, wire together, and say what the app needs and nothing broader.
 
 There is no Bicep compiler here: every template is parsed with pycep-parser (pinned in
-requirements-infra.txt) and the checks walk the parsed templates. What the app needs is read from
-the app itself: the functions' bindings, local.settings.example.json, triage/azure_ml.py and the
+pyproject.toml's infra extra) and the checks walk the parsed templates. What the app needs is read from
+the app itself: the functions' bindings, local.settings.example.json, triage/adapters/azure/ml_settings.py and the
 container/database names in triage/.
 """
 
@@ -15,16 +15,17 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 from pycep import BicepParser
 
 from tests.conftest import app_functions
-from triage.azure_ml import _REQUIRED as AML_REQUIRED
-from triage.dashboard_auth import MODES as DASHBOARD_AUTH_MODES
+from triage.adapters.azure.ml_settings import _REQUIRED as AML_REQUIRED
+from triage.app.settings import DASHBOARD_MODES as DASHBOARD_AUTH_MODES
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -378,7 +379,7 @@ def test_the_app_storage_has_the_container_and_queues_the_code_names() -> None:
     container_type = "Microsoft.Storage/storageAccounts/blobServices/containers"
     containers = {resolve("modules/storage.bicep", body(r)["name"])
                   for _, r in resources("modules/storage.bicep", container_type)}
-    assert string_constants("bootstrap")["CONTAINER"] in containers
+    assert string_constants("ports/layout")["CONTAINER"] in containers
     assert "deploymentContainerName" in containers  # the Flex deployment container (name from main.bicep)
     queues = next(resources("modules/storage.bicep", "Microsoft.Storage/storageAccounts/queueServices/queues"))[1]
     queue_names = resolve("modules/storage.bicep", queues["config"]["loop_type"]["detail"]["array_name"])
@@ -397,14 +398,12 @@ def test_cosmos_is_serverless_and_entra_only() -> None:
 def test_cosmos_declares_every_container_the_code_uses_partitioned_by_repo() -> None:
     file = "modules/cosmos.bicep"
     database = one(file, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases")
-    assert resolve(file, database["name"]) == string_constants("bootstrap")["DATABASE"]
+    assert resolve(file, database["name"]) == string_constants("ports/layout")["DATABASE"]
     loop = next(resources(file, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"))[1]["config"]
     declared = set(resolve(file, loop["loop_type"]["detail"]["array_name"]))
-    used = {string_constants(module)[name] for module, names in {
-        "ingest": ["ISSUES"], "labeler": ["PREDICTIONS"], "feedback": ["FEEDBACK", "LOCKS"], "registry": ["MODELS"],
-        "training": ["RUNS"], "scraper": ["CURSORS"], "intake": ["DELIVERIES", "LABELS"], "jobs": ["POISON"],
-        "tuning": ["TUNING"],
-    }.items() for name in names}
+    records = string_constants("ports/records")
+    used = {records[name] for name in ("ISSUES", "PREDICTIONS", "FEEDBACK", "LOCKS", "MODELS", "RUNS", "CURSORS",
+                                       "DELIVERIES", "LABELS", "POISON", "TUNING")}
     assert declared == used == {"issues", "predictions", "feedback", "models", "runs", "cursors", "deliveries",
                                 "labels", "locks", "poison", "tuning"}
     partition_key = loop["config"]["properties"]["resource"]["partitionKey"]
@@ -606,7 +605,7 @@ def test_every_setting_the_functions_read_is_set() -> None:
         assert name not in settings, f"{name} must not be set in Azure (replaced by {replacement})"
     assert "FUNCTIONS_EXTENSION_VERSION" not in settings  # Flex Consumption rejects both runtime settings
     for name in AML_REQUIRED:
-        assert name in settings, f"{name} (required by triage/azure_ml.py) is not set"
+        assert name in settings, f"{name} (required by triage/adapters/azure/ml_settings.py) is not set"
     assert settings["TRIAGE_DRY_RUN"] == {"operator": {"type": "conditional", "operands": {
         "condition": "dryRun", "true_value": "true", "false_value": "false"}}}
     assert param_default("main.bicep", "dryRun") is True

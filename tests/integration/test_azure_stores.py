@@ -20,9 +20,11 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from tests.emulators.fixtures import Azurite, Cosmos
 from tests.store_contract import BlobStoreContract, DocumentStoreContract, doc
-from triage.azure_stores import AzureBlobStore, AzureQueue, CosmosDocumentStore
-from triage.errors import ConcurrencyError, InputError
-from triage.registry import read_pointer, write_pointer
+from triage.adapters.azure.blobs import AzureBlobStore
+from triage.adapters.azure.cosmos import CosmosDocumentStore
+from triage.adapters.azure.queues import AzureQueue
+from triage.domain.errors import ConcurrencyError, InputError
+from triage.learning.registry import read_pointer, write_pointer
 
 
 def unique(prefix: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from triage.issues import Issue
+from triage.domain.issues import Issue
 
 AREA_AS_CLASS = {"area-System.Net": "bug", "area-System.IO": "feature", "area-Infrastructure": "question"}
 FAST = ["--epochs", "1", "--max-tokens", "32", "--batch-size", "8"]

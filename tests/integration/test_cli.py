@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from triage.cli import main
-from triage.issues import Issue
-from triage.stores import LocalBlobStore
+from triage.adapters.local.stores import LocalBlobStore
+from triage.cli.main import main
+from triage.domain.issues import Issue
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict | None, str]:

@@ -20,13 +20,13 @@ from tests.emulators.fixtures import Azurite, Cosmos
 from tests.github_server import GitHubServer, build_fixture
 from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
 from training_job.train import run
-from triage.issues import Issue
-from triage.queues import LABEL_REQUESTS
-from triage.registry import upload_model, write_pointer
+from triage.domain.issues import Issue
+from triage.learning.registry import upload_model, write_pointer
+from triage.ports.queues import LABEL_REQUESTS
 
 REPO = "dotnet/corefx"
 BOT = "issue-triage[bot]"
-SECRET = "e2e-secret"
+SECRET = "e2e-secret-0123456789abcdef"
 
 
 @pytest.fixture()

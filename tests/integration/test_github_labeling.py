@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import random
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,18 +17,22 @@ import pytest
 from tests.github_server import FixtureRepo, GitHubServer, build_fixture
 from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
 from training_job.train import run
-from triage.github import GitHubClient, GitHubSettings
-from triage.intake import handle_delivery
-from triage.issues import Issue
-from triage.label_requests import COMMENT_MARKER, handle_label_request
-from triage.model import Classifier
-from triage.queues import SqliteQueue
-from triage.repo_config import RepoConfig, load_repo_config, parse_repo_config
-from triage.stores import SqliteDocumentStore
+from triage.adapters.github.client import GitHubClient
+from triage.adapters.github.settings import GitHubSettings
+from triage.adapters.local.queue import SqliteQueue
+from triage.adapters.local.stores import SqliteDocumentStore
+from triage.app.bootstrap import build_services
+from triage.app.labeling import COMMENT_MARKER, load_repo_config, open_batch
+from triage.app.settings import Config, Settings
+from triage.app.webhook import handle_delivery
+from triage.domain.issues import Issue
+from triage.domain.policy import Decision
+from triage.domain.repo_config import RepoConfig, parse_repo_config
+from triage.ml.model import Classifier
 
 REPO = "dotnet/corefx"
 BOT = "issue-triage[bot]"
-SECRET = "webhook-secret"
+SECRET = "webhook-secret-0123456789abcdef"
 EAGER = RepoConfig(default_threshold=0.01, dry_run=False)  # label whenever allowed: stresses the rules
 
 
@@ -60,6 +65,15 @@ def api(server: GitHubServer) -> GitHubClient:
 @pytest.fixture()
 def docs() -> SqliteDocumentStore:
     return SqliteDocumentStore(":memory:")
+
+
+def handle_label_request(message: dict[str, Any], api: GitHubClient, docs: SqliteDocumentStore, model: Classifier,
+                         config: RepoConfig, bot: str, dry_run: bool) -> Decision:
+    """One label request through the labeling batch, with the repository config given."""
+    home = Path(tempfile.mkdtemp(prefix="labeling-"))
+    s = build_services(Config(settings=Settings(home=home, dry_run=dry_run, bot_login=bot)), docs=docs,
+                       github=lambda: api)
+    return open_batch(s, message["repo"], model, config=config, api=api, dry_run=dry_run).label(int(message["number"]))
 
 
 def unlabeled_issue(server: GitHubServer) -> int:
@@ -199,7 +213,8 @@ def test_stream_of_mixed_events_never_fights_a_human(server, api, docs, model) -
             number = server.open_issue(f"Issue {counter['n']}: " + rng.choice(
                 ["HttpClient timeout", "File.Move fails", "CI build broken", "Socket reset"]), "details")["number"]
             open_numbers.append(number)
-            deliver("issues", {"action": "opened", "issue": server.issue(number), "sender": {"login": "reporter", "type": "User"}})
+            deliver("issues", {"action": "opened", "issue": server.issue(number),
+                               "sender": {"login": "reporter", "type": "User"}})
         elif kind == "edit":
             server.edit_issue(number, body=f"more details {counter['n']}")
             deliver("issues", {"action": "edited", "issue": server.issue(number), "changes": {"body": {"from": "x"}},
@@ -233,7 +248,7 @@ def _check_never_fought_a_human(server: GitHubServer, model_labels: set[str]) ->
     for number in server.issue_numbers():
         removed_by_human: set[str] = set()
         human_applied: set[str] = set()
-        present: set[str] = {l["name"] for l in server.fixture.issues.get(number, {}).get("labels", [])}
+        present: set[str] = {label["name"] for label in server.fixture.issues.get(number, {}).get("labels", [])}
         human_applied |= present & model_labels
         for event in sorted(server.events(number), key=lambda e: e["id"]):
             label, actor = event["label"]["name"], event["actor"]

@@ -24,13 +24,16 @@ from tests.conftest import user_function
 from tests.durable_double import FakeDurableClient, call_with_client
 from tests.github_server import GitHubServer, build_fixture
 from training_job.train import TrainConfig, run
-from triage import jobs
-from triage.dataset import load_split
-from triage.issues import Issue
-from triage.registry import upload_model
+from triage.app.models import on_model_created
+from triage.app.scraping import scrape_repository
+from triage.app.training import build_training_dataset
+from triage.data.dataset import load_split
+from triage.domain.issues import Issue
+from triage.learning.registry import upload_model
+from triage.ports.training import TrainingArguments
 
 REPO = "dotnet/corefx"
-SECRET = "loop-secret"
+SECRET = "loop-secret-0123456789abcdef"
 FIXTURE = 240  # issues the first model learns from
 RETRAIN_AFTER = 30  # the repository config's training.min_new_labels
 
@@ -64,13 +67,13 @@ def deliver(client: FakeDurableClient, payload: dict[str, Any], delivery: str) -
 def train_and_announce(tmp_path: Path, encoder: Path, name: str) -> dict[str, Any]:
     """What the training orchestration does with the embedded backend, then the model-created event."""
     s = _runtime.services()
-    dataset = jobs.build_training_dataset(s, REPO)
+    dataset = build_training_dataset(s, REPO)["version"]
     folder = s.blobs.local_path(f"datasets/{REPO}/{dataset}")
     assert folder is not None
-    run(TrainConfig(data=folder, output=tmp_path / name, base_model=str(encoder), max_tokens=32, epochs=2,
-                    batch_size=8, progress=False, version=name))
+    run(TrainConfig(data=folder, output=tmp_path / name, progress=False, version=name,
+                    args=TrainingArguments(base_model=str(encoder), max_tokens=32, epochs=2, batch_size=8)))
     upload_model(s.blobs, s.docs, tmp_path / name)
-    return jobs.on_model_created(s, f"models/{REPO}/{name}/manifest.json") | {"dataset": dataset}
+    return on_model_created(s, f"models/{REPO}/{name}/manifest.json") | {"dataset": dataset}
 
 
 def status() -> dict[str, Any]:
@@ -81,7 +84,7 @@ def status() -> dict[str, Any]:
 def test_corrections_lower_live_precision_tune_thresholds_retrain_and_gate_on_recent_issues(
         loop_env: GitHubServer, tmp_path: Path, corefx_issues: list[Issue], tiny_encoder: Path) -> None:
     server, s = loop_env, _runtime.services()
-    jobs.scrape_repository(s, REPO)
+    scrape_repository(s, REPO)
     first = train_and_announce(tmp_path, tiny_encoder, "m1")
     assert first["promoted"]
     known = set(json.loads(s.blobs.get(f"models/{REPO}/m1/manifest.json"))["labels"])
@@ -126,7 +129,7 @@ def test_corrections_lower_live_precision_tune_thresholds_retrain_and_gate_on_re
     assert worst.most_common(1)[0][0] in {change["label"] for change in raised}
 
     # The retrain learns the maintainers' labels, holds recent ones out, and the gate scores both models on them.
-    jobs.scrape_repository(s, REPO)
+    scrape_repository(s, REPO)
     second = train_and_announce(tmp_path, tiny_encoder, "m2")
     recent = load_split(s.blobs, REPO, second["dataset"], "recent")
     learned = {r["number"] for name in ("train", "validation") for r in load_split(s.blobs, REPO, second["dataset"], name)}

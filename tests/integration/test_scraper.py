@@ -12,12 +12,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.github_server import Fault, FixtureRepo, GitHubServer, build_fixture
-from triage.cli import main
-from triage.errors import GitHubError
-from triage.github import GitHubClient, GitHubSettings
-from triage.ingest import ISSUES, stored_issues
-from triage.scraper import CURSOR_ID, CURSORS, scrape
-from triage.stores import LocalBlobStore, SqliteDocumentStore
+from triage.adapters.github.client import GitHubClient
+from triage.adapters.github.settings import GitHubSettings
+from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
+from triage.cli.main import main
+from triage.data.ingest import stored_issues
+from triage.data.scraper import CURSOR_ID, scrape
+from triage.domain.errors import GitHubError
+from triage.ports.records import CURSORS, ISSUES
 
 REPO = "dotnet/corefx"
 ISSUES_PATH = r"^/repos/dotnet/corefx/issues$"

@@ -12,10 +12,11 @@ import pytest
 
 from tests.conftest import ROOT
 from training_job.train import TrainConfig, parse_args, run
-from triage.dataset import DatasetSpec, build_dataset
-from triage.issues import Issue
-from triage.lexical import LexicalModel
-from triage.model import Classifier
+from triage.data.dataset import DatasetSpec, build_dataset
+from triage.domain.issues import Issue
+from triage.ml.lexical import LexicalModel
+from triage.ml.model import Classifier
+from triage.ports.training import TrainingArguments
 
 AREAS = ("area-System.Net", "area-System.IO", "area-Infrastructure")
 
@@ -48,8 +49,8 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issu
 
 
 def tiny_config(data: Path, output: Path, encoder: Path, **kw: object) -> TrainConfig:
-    return TrainConfig(data=data, output=output, base_model=str(encoder), max_tokens=32, epochs=2, batch_size=8,
-                       progress=False, version="v-test", **kw)  # type: ignore[arg-type]
+    arguments = TrainingArguments(base_model=str(encoder), max_tokens=32, epochs=2, batch_size=8, **kw)  # type: ignore[arg-type]
+    return TrainConfig(data=data, output=output, args=arguments, progress=False, version="v-test")
 
 
 def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, tmp_path: Path) -> None:
@@ -151,18 +152,24 @@ def test_a_shallower_encoder_is_trained_exported_and_served(tiny_data: Path, tin
     assert not (tmp_path / "m3").exists()
 
 
-def test_arguments_are_validated() -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "d", "--output", "o", "--max-tokens", "4"])
-    for bad in (["--encoder-layers", "-1"], ["--target-precision", "1"]):
+def test_arguments_are_validated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = tmp_path / "args.json"
+    for bad in ({"max_tokens": 4}, {"encoder_layers": -1}, {"target_precision": 1}, {"epochs": "2"}, {"nope": 1}, []):
+        args.write_text(json.dumps(bad))
         with pytest.raises(SystemExit):
-            parse_args(["--data", "d", "--output", "o", *bad])
-    config = parse_args(["--data", "d", "--output", "o", "--epochs", "2.5", "--device", "cpu", "--encoder-layers", "3"])
-    assert config.epochs == 2.5 and config.device == "cpu" and config.data == Path("d") and config.encoder_layers == 3
+            parse_args(["--data", "d", "--output", "o", "--args", str(args)])
+        assert "--args" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--output", "o", "--args", str(tmp_path / "missing.json")])
+    args.write_text(TrainingArguments(epochs=2.5, encoder_layers=3).to_json())
+    config = parse_args(["--data", "d", "--output", "o", "--args", str(args), "--device", "cpu"])
+    assert config.args.epochs == 2.5 and config.device == "cpu" and config.data == Path("d")
+    assert config.args.encoder_layers == 3 and parse_args(["--data", "d", "--output", "o"]).args == TrainingArguments()
 
 
 def test_serving_path_does_not_import_torch() -> None:
-    code = ("import sys, function_app, triage.cli, triage.labeler, triage.model, triage.promotion, triage.demo;"
+    code = ("import sys, function_app, triage.cli.main, triage.app.labeling, triage.ml.model, triage.learning.promotion,"
+            " triage.cli.demo;"
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -173,8 +180,8 @@ def test_real_minilm_beats_the_majority_class(corefx_issues: list[Issue], tmp_pa
     issues = three_areas(corefx_issues, 30)
     manifest = write_dataset(tmp_path / "ds", issues, test_fraction=0.3, validation_fraction=0.1)
     assert 55 <= manifest["sizes"]["train"] <= 70
-    result = run(TrainConfig(data=tmp_path / "ds", output=tmp_path / "m", max_tokens=96, epochs=5, batch_size=8,
-                             progress=False, seed=1))
+    result = run(TrainConfig(data=tmp_path / "ds", output=tmp_path / "m", progress=False,
+                             args=TrainingArguments(max_tokens=96, epochs=5, batch_size=8, seed=1)))
     test = result["metrics"]["test"]["raw"]
     train_counts, test_counts = manifest["label_counts"]["train"], manifest["label_counts"]["test"]
     majority_label = max(train_counts, key=train_counts.get)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from triage.issues import Issue, LabelEvent
+from triage.domain.issues import Issue, LabelEvent
 
 REPO = "octo/widgets"
 BOT = "issue-triage[bot]"

@@ -1,4 +1,4 @@
-"""Tests of triage.azure_ml: the job is built and serialised offline; MLClient is faked at the network boundary.
+"""Tests of triage.adapters.azure.ml: the job is built and serialised offline; MLClient is faked at the network boundary.
 
 Nothing here contacts Azure. The few tests that call azure-ai-ml directly (its YAML loader, its
 Job entity, its code-snapshot file walker) ignore the marshmallow-4 deprecation warnings the SDK
@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,31 +20,36 @@ import yaml
 from azure.core.exceptions import ResourceNotFoundError
 
 from training_job.train import parse_args
-from triage.azure_ml import (
+from triage.adapters.azure.ml import (
     CONDA_FILE,
-    DEFAULT_IMAGE,
     REPO_ROOT,
     AzureMLBackend,
-    AzureMLSettings,
+    aml_command,
     build_job,
-    job_command,
     job_name,
     job_spec,
     map_status,
 )
-from triage.config import Settings
-from triage.errors import ConfigError, InputError, NotFoundError
-from triage.training import JobRequest, JobStatus, TrainingBackend, hyperparameters
+from triage.adapters.azure.ml_settings import DEFAULT_IMAGE, AzureMLSettings
+from triage.adapters.local.stores import LocalBlobStore
+from triage.domain.errors import ConfigError, InputError, NotFoundError
+from triage.ports.training import (
+    JobRequest,
+    JobStatus,
+    TrainingArguments,
+    TrainingBackend,
+)
 
 SDK_DEPRECATIONS = pytest.mark.filterwarnings("ignore::marshmallow.warnings.Marshmallow4Warning")
 
 SETTINGS = AzureMLSettings(subscription_id="00000000-0000-0000-0000-000000000000", resource_group="rg-triage",
                            workspace="mlw-triage", compute="gpu-cluster", datastore="triage_blobs")
-REQUEST = JobRequest("dotnet/corefx", "ds-3f2a9c", "20250101T120000Z-3f2a9c", hyperparameters(Settings()))
+REQUEST = JobRequest("dotnet/corefx", "ds-3f2a9c", "20250101T120000Z-3f2a9c", TrainingArguments())
 ENV = {"TRIAGE_AML_SUBSCRIPTION_ID": SETTINGS.subscription_id, "TRIAGE_AML_RESOURCE_GROUP": "rg-triage",
        "TRIAGE_AML_WORKSPACE": "mlw-triage", "TRIAGE_AML_COMPUTE": "gpu-cluster", "TRIAGE_AML_DATASTORE": "triage_blobs"}
 DATA_URI = "azureml://datastores/triage_blobs/paths/datasets/dotnet/corefx/ds-3f2a9c"
 MODEL_URI = "azureml://datastores/triage_blobs/paths/models/dotnet/corefx/20250101T120000Z-3f2a9c/"
+ARGS_URI = "azureml://datastores/triage_blobs/paths/runs/dotnet/corefx/20250101T120000Z-3f2a9c/training-args.json"
 
 
 def conda_spec() -> dict[str, Any]:
@@ -62,10 +68,10 @@ def test_job_fields() -> None:
     assert job.name == job_name(REQUEST) and job.name.startswith("triage-dotnet_corefx-20250101t120000z-3f2a9c-")
     assert job.command == (
         "python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}"
-        " --version 20250101T120000Z-3f2a9c --max-tokens 128 --epochs 4.0 --batch-size 16 --learning-rate 0.0001"
-        " --seed 42 --budget-minutes 30.0 --target-precision 0.9 --device cuda --no-progress")
-    data, model = job.inputs["data"], job.outputs["model"]
+        " --version 20250101T120000Z-3f2a9c --args ${{inputs.args}} --device cuda --no-progress")
+    data, model, args = job.inputs["data"], job.outputs["model"], job.inputs["args"]
     assert (data.type, data.path, data.mode) == ("uri_folder", DATA_URI, "download")
+    assert (args.type, args.path, args.mode) == ("uri_file", ARGS_URI, "download")
     assert (model.type, model.path, model.mode) == ("uri_folder", MODEL_URI, "rw_mount")
     assert job.environment.image == DEFAULT_IMAGE == "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:latest"
     # Anonymous: Azure ML versions it by content hash, so the image is built once per specification.
@@ -87,25 +93,24 @@ def test_job_passes_the_sdk_validation() -> None:
     assert result.passed, result.error_messages
 
 
-def test_command_is_what_the_training_cli_accepts() -> None:
+def test_command_is_what_the_training_cli_accepts(tmp_path: Path) -> None:
     words = shlex.split(build_job(REQUEST, SETTINGS, REPO_ROOT).command)
     assert words[:3] == ["python", "-m", "training_job.train"]
-    argv = [{"${{inputs.data}}": "/mnt/data", "${{outputs.model}}": "/mnt/model"}.get(w, w) for w in words[3:]]
-    config = parse_args(argv)
+    shallow = TrainingArguments(encoder_layers=2, max_tokens=256)
+    (tmp_path / "args.json").write_text(shallow.to_json())
+    placeholders = {"${{inputs.data}}": "/mnt/data", "${{outputs.model}}": "/mnt/model",
+                    "${{inputs.args}}": str(tmp_path / "args.json")}
+    config = parse_args([placeholders.get(w, w) for w in words[3:]])
     assert (config.data, config.output, config.version) == (Path("/mnt/data"), Path("/mnt/model"), REQUEST.model_version)
-    assert (config.device, config.progress, config.max_tokens, config.learning_rate) == ("cuda", False, 128, 1e-4)
-    assert config.encoder_layers == 0
-    shallow = parse_args(["--data", "d", "--output", "o", *hyperparameters(Settings(encoder_layers=2, max_tokens=256))])
-    assert (shallow.encoder_layers, shallow.max_tokens) == (2, 256)
+    assert (config.device, config.progress) == ("cuda", False)
+    assert config.args == shallow and (config.args.encoder_layers, config.args.max_tokens) == (2, 256)
 
 
-def test_arguments_are_shell_quoted() -> None:
-    awkward = ("--base-model", "/models/it's a \"model\"; rm -rf ~", "--epochs", "$(reboot)")
-    request = JobRequest("octo/widgets", "ds1", "v1", awkward)
-    command = job_command(request)
-    assert "; rm -rf ~\"" not in command.replace("'\"'\"'", "")  # nothing unquoted reaches the shell
-    words = shlex.split(command)
-    assert words[words.index("--version") + 1:] == ["v1", *awkward, "--device", "cuda", "--no-progress"]
+def test_awkward_arguments_never_reach_the_shell() -> None:
+    awkward = TrainingArguments(base_model="/models/it's a \"model\"; rm -rf ~ $(reboot)")
+    command = aml_command(JobRequest("octo/widgets", "ds1", "v1", awkward))
+    assert "rm -rf" not in command and "reboot" not in command  # the arguments travel in a file
+    assert TrainingArguments.from_json(awkward.to_json()) == awkward
 
 
 def test_separate_models_datastore_and_mount_input() -> None:
@@ -120,14 +125,14 @@ def test_separate_models_datastore_and_mount_input() -> None:
 
 
 @pytest.mark.parametrize("request_, message", [
-    (JobRequest("../etc", "d", "v", ()), "owner/name"),
-    (JobRequest("octo", "d", "v", ()), "owner/name"),
-    (JobRequest("octo/widgets/x", "d", "v", ()), "owner/name"),
-    (JobRequest("octo/..", "d", "v", ()), "owner/name"),
-    (JobRequest("octo/widgets", "d/../../x", "v", ()), "dataset version"),
-    (JobRequest("octo/widgets", "d", "..", ()), "model version"),
-    (JobRequest("octo/widgets", "d", "v 1", ()), "model version"),
-    (JobRequest("octo/widgets", "d", "v", ("--base-model", "${{outputs.model}}")), "Azure ML expression"),
+    (JobRequest("../etc", "d", "v"), "owner/name"),
+    (JobRequest("octo", "d", "v"), "owner/name"),
+    (JobRequest("octo/widgets/x", "d", "v"), "owner/name"),
+    (JobRequest("octo/..", "d", "v"), "owner/name"),
+    (JobRequest("octo/widgets", "d/../../x", "v"), "dataset version"),
+    (JobRequest("octo/widgets", "d", ".."), "model version"),
+    (JobRequest("octo/widgets", "d", "v 1"), "model version"),
+    (JobRequest("octo/widgets", "d", "v ${{outputs.model}}"), "model version"),
 ])
 def test_bad_requests_are_refused(request_: JobRequest, message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -140,10 +145,10 @@ def test_code_dir_without_training_job(tmp_path: Path) -> None:
 
 
 def test_job_names() -> None:
-    assert job_name(REQUEST) == job_name(JobRequest(REQUEST.repo, "other-dataset", REQUEST.model_version, ()))
-    names = {job_name(JobRequest(repo, "d", "V1", ())) for repo in ("a.b/c", "a_b/c", "A_b/c")}
+    assert job_name(REQUEST) == job_name(JobRequest(REQUEST.repo, "other-dataset", REQUEST.model_version))
+    names = {job_name(JobRequest(repo, "d", "V1")) for repo in ("a.b/c", "a_b/c", "A_b/c")}
     assert len(names) == 3
-    long = job_name(JobRequest("o" * 100 + "/" + "n" * 100, "d", "v" * 100, ()))
+    long = job_name(JobRequest("o" * 100 + "/" + "n" * 100, "d", "v" * 100))
     assert long == long.lower() and len(long) <= 255
     assert all(ch.isalnum() or ch in "_-" for ch in long)
 
@@ -156,7 +161,8 @@ def test_serialised_job() -> None:
     assert spec["type"] == "command"
     assert spec["name"] == job_name(REQUEST)
     assert spec["command"].startswith("python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}")
-    assert spec["inputs"] == {"data": {"type": "uri_folder", "path": DATA_URI, "mode": "download"}}
+    assert spec["inputs"] == {"data": {"type": "uri_folder", "path": DATA_URI, "mode": "download"},
+                              "args": {"type": "uri_file", "path": ARGS_URI, "mode": "download"}}
     assert spec["outputs"] == {"model": {"type": "uri_folder", "path": MODEL_URI, "mode": "rw_mount"}}
     assert spec["compute"] == "azureml:gpu-cluster"
     assert spec["experiment_name"] == "issue-triage-training"
@@ -205,18 +211,18 @@ def test_amlignore_keeps_the_snapshot_small(tmp_path: Path) -> None:
         get_upload_files_from_folder,
     )
 
-    files = ["triage/azure_ml.py", "training_job/train.py", "training_job/environment/conda.yml",
+    files = ["triage/adapters/azure/ml.py", "training_job/train.py", "training_job/environment/conda.yml",
              "function_app.py", "pyproject.toml",
              ".venv/lib/python3.11/site-packages/torch/__init__.py", ".python_packages/lib/x.py",
              ".git/HEAD", "tests/unit/test_x.py", "data/corefx-area/issues.jsonl", ".triage/blobs/x", "out/m/model.onnx",
-             "triage/__pycache__/azure_ml.cpython-311.pyc", "node_modules/x/index.js", "local.settings.json",
+             "triage/adapters/azure/__pycache__/ml.cpython-311.pyc", "node_modules/x/index.js", "local.settings.json",
              "issue_triage.egg-info/PKG-INFO", "github-app.pem", ".env", "training_job/data/kept.txt"]
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     (tmp_path / ".amlignore").write_text((REPO_ROOT / ".amlignore").read_text())
     uploaded = {dest for _, dest in get_upload_files_from_folder(tmp_path, ignore_file=get_ignore_file(tmp_path))}
-    assert uploaded == {"triage/azure_ml.py", "training_job/train.py", "training_job/environment/conda.yml",
+    assert uploaded == {"triage/adapters/azure/ml.py", "training_job/train.py", "training_job/environment/conda.yml",
                         "function_app.py", "pyproject.toml", ".amlignore", "training_job/data/kept.txt"}
 
 
@@ -248,13 +254,15 @@ class FakeJobs:
         return SimpleNamespace(done=lambda: False)
 
 
-def backend() -> tuple[AzureMLBackend, FakeJobs]:
+def backend(blobs: LocalBlobStore | None = None) -> tuple[AzureMLBackend, FakeJobs]:
     jobs = FakeJobs()
-    return AzureMLBackend(SimpleNamespace(jobs=jobs), SETTINGS, REPO_ROOT), jobs
+    store = blobs or LocalBlobStore(Path(tempfile.mkdtemp(prefix="aml-blobs-")))
+    return AzureMLBackend(SimpleNamespace(jobs=jobs), SETTINGS, store, REPO_ROOT), jobs
 
 
-def test_submit_creates_the_job_and_returns_its_name() -> None:
-    trainer, jobs = backend()
+def test_submit_creates_the_job_and_returns_its_name(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path)
+    trainer, jobs = backend(blobs)
     as_port: TrainingBackend = trainer
     job_id = as_port.submit(REQUEST)
     assert job_id == job_name(REQUEST)
@@ -262,6 +270,8 @@ def test_submit_creates_the_job_and_returns_its_name() -> None:
     submitted = jobs.calls[1][1]
     assert submitted.command == build_job(REQUEST, SETTINGS, REPO_ROOT).command
     assert submitted.inputs["data"].path == DATA_URI and submitted.compute == "gpu-cluster"
+    stored = blobs.get("runs/dotnet/corefx/20250101T120000Z-3f2a9c/training-args.json")
+    assert TrainingArguments.from_json(stored.decode()) == REQUEST.arguments
 
 
 def test_submit_again_finds_the_existing_job() -> None:
@@ -274,14 +284,14 @@ def test_submit_again_finds_the_existing_job() -> None:
 def test_submit_refuses_a_bad_request_before_any_call() -> None:
     trainer, jobs = backend()
     with pytest.raises(InputError):
-        trainer.submit(JobRequest("octo/widgets", "d", "v", ("${{inputs.data}}",)))
+        trainer.submit(JobRequest("octo/widgets", "d/..", "v"))
     assert jobs.calls == []
 
 
 ALL_STATUSES = {
     "NotStarted": "queued", "Queued": "queued", "Preparing": "queued", "Provisioning": "queued", "Starting": "queued",
     "Paused": "queued", "Running": "running", "Finalizing": "running", "CancelRequested": "running",
-    "NotResponding": "running", "Unknown": "running", "Completed": "completed", "Failed": "failed",
+    "NotResponding": "running", "Unknown": "running", "Completed": "succeeded", "Failed": "failed",
     "Canceled": "canceled",
 }
 
@@ -293,13 +303,13 @@ def test_every_status_maps(azure_status: str, state: str) -> None:
     jobs.jobs["triage-x"] = SimpleNamespace(name="triage-x", status=azure_status, studio_url=url)
     status = trainer.status("triage-x")
     assert status.state == state
-    assert status.done == (state in ("completed", "failed", "canceled"))
+    assert status.done == (state in ("succeeded", "failed", "canceled"))
     assert status.detail.startswith(f"Azure ML {azure_status}: ") and status.detail.endswith(f"({url})")
     assert jobs.calls == [("get", "triage-x")]
 
 
 def test_status_edge_cases() -> None:
-    assert map_status("completed") == JobStatus("completed", "Azure ML completed: the model was written")
+    assert map_status("completed") == JobStatus("succeeded", "Azure ML completed: the model was written")
     assert map_status("Cancel Requested").state == "running"
     assert map_status(None).state == "running" and "Unknown" in map_status(None).detail
     surprise = map_status("Hibernating")
@@ -374,10 +384,11 @@ def test_invalid_settings(name: str, value: str, message: str) -> None:
 def test_import_is_light_and_sdk_warnings_are_contained() -> None:
     script = (
         "import sys\n"
-        "import triage.azure_ml as m\n"
+        "import triage.adapters.azure.ml as m\n"
+        "from triage.adapters.azure.ml_settings import AzureMLSettings\n"
         "assert 'azure.ai.ml' not in sys.modules, 'azure.ai.ml imported eagerly'\n"
-        "from triage.training import JobRequest\n"
-        "job = m.build_job(JobRequest('octo/widgets', 'd1', 'v1', ()), m.AzureMLSettings('s', 'r', 'w', 'c', 'd'))\n"
+        "from triage.ports.training import JobRequest\n"
+        "job = m.build_job(JobRequest('octo/widgets', 'd1', 'v1'), AzureMLSettings('s', 'r', 'w', 'c', 'd'))\n"
         "assert m.job_spec(job)['type'] == 'command'\n"
     )
     done = subprocess.run([sys.executable, "-W", "error", "-c", script], cwd=REPO_ROOT, capture_output=True,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from triage.cleaning import MAX_FRAMES, clean_body, issue_text, learn_boilerplate
+from triage.domain.cleaning import MAX_FRAMES, clean_body, issue_text, learn_boilerplate
 
 
 def frame_count(text: str) -> int:

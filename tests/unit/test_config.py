@@ -1,4 +1,4 @@
-"""Tests of triage.config.Settings: defaults, parsing and validation of TRIAGE_* variables."""
+"""Tests of triage.app.settings.Settings: defaults, parsing and validation of TRIAGE_* variables."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from triage.config import Settings
-from triage.errors import ConfigError, InputError
+from tests.conftest import ROOT
+from triage.app.settings import Settings, reference
+from triage.domain.errors import ConfigError, InputError
 
 
 def test_defaults_without_environment() -> None:
@@ -20,7 +21,7 @@ def test_defaults_without_environment() -> None:
     assert s.allow_labels == () and s.deny_labels == ()
     assert s.dry_run is True
     assert s.bot_login == "issue-triage[bot]"
-    assert (s.max_tokens, s.batch_size, s.seed) == (128, 16, 42)
+    assert (s.training.max_tokens, s.training.batch_size, s.seed) == (128, 16, 42)
 
 
 def test_from_env_ignores_unrelated_variables() -> None:
@@ -48,7 +49,7 @@ def test_env_parsing_of_each_type() -> None:
     assert s.max_labels == 2
     assert s.dry_run is False
     assert s.bot_login == "my-bot"
-    assert s.epochs == 2.5 and s.learning_rate == pytest.approx(3e-5)
+    assert s.training.epochs == 2.5 and s.training.learning_rate == pytest.approx(3e-5)
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -110,7 +111,7 @@ def test_out_of_range_values_raise_config_error(var: str, text: str) -> None:
     ("TRIAGE_MAX_TOKENS", "512"),
 ])
 def test_boundary_values_are_accepted(var: str, text: str) -> None:
-    Settings.from_env({var: text}).validate()
+    Settings.from_env({var: text})
 
 
 def test_overlap_of_allow_and_deny_lists() -> None:
@@ -133,3 +134,13 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(AttributeError):
         s.min_examples = 3  # type: ignore[misc]
+
+
+def test_the_configuration_reference_is_generated_from_the_settings_classes() -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    begin, end = "<!-- BEGIN GENERATED SETTINGS -->\n", "<!-- END GENERATED SETTINGS -->"
+    assert text[text.index(begin) + len(begin):text.index(end)] == reference(), (
+        "docs/configuration.md is out of date: paste the output of `python -m triage.app.settings` between the markers")
+    for variable in ("TRIAGE_WEBHOOK_SECRET", "TRIAGE_EPOCHS", "GITHUB_APP_ID", "TRIAGE_AML_WORKSPACE",
+                     "APPLICATIONINSIGHTS_CONNECTION_STRING", "TRIAGE_DASHBOARD_TOKEN"):
+        assert f"`{variable}`" in reference()

@@ -29,18 +29,22 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
-from triage.bootstrap import Services, build_services
-from triage.dashboard import WebRequest, WebResponse, dashboard_view, handle_dashboard
-from triage.dashboard_auth import COOKIE, SECRETS_FILE, DashboardAuth
-from triage.dashboard_page import precision_chart
-from triage.feedback import FEEDBACK, record_review
-from triage.labeler import record_decision
-from triage.localweb import LocalServer, router
-from triage.policy import Decision
-from triage.registry import MODELS, model_prefix, write_pointer
-from triage.repo_config import parse_repo_config
-from triage.training import RUNS
-from triage.tuning import auto_tune, remember_config
+from triage.app.bootstrap import Services, build_services
+from triage.app.labeling import record_decision
+from triage.app.settings import Config
+from triage.domain.policy import Decision
+from triage.domain.repo_config import parse_repo_config
+from triage.learning.feedback import record_review
+from triage.learning.registry import write_pointer
+from triage.learning.tuning import auto_tune, remember_config
+from triage.ports.layout import model_prefix
+from triage.ports.records import FEEDBACK, MODELS, RUNS
+from triage.web.auth import COOKIE, SECRETS_FILE, DashboardAuth
+from triage.web.handlers import auth_for, handle_dashboard
+from triage.web.http import WebRequest, WebResponse
+from triage.web.local_server import LocalServer, router
+from triage.web.page import precision_chart
+from triage.web.view import dashboard_view
 
 REPO = "octo/widgets"
 TOKEN = "local-dashboard-token-0123456789"
@@ -147,6 +151,12 @@ def test_token_login_sets_a_signed_session_cookie_and_drops_the_token_from_the_u
     assert "token in the URL is wrong" in wrong.get_body().decode()
 
 
+def auth_from(variables: dict[str, str], home: Path) -> DashboardAuth:
+    """The dashboard's authentication for these settings (read like the app reads them)."""
+    config = Config.from_env({**variables, "TRIAGE_HOME": str(home)})
+    return DashboardAuth.from_settings(config.dashboard, home, embedded=config.storage.embedded)
+
+
 def test_without_a_valid_session_the_page_explains_how_to_log_in(env: Path) -> None:
     response = get()
     assert response.status_code == 401 and "triage dashboard" in response.get_body().decode()
@@ -157,14 +167,14 @@ def test_without_a_valid_session_the_page_explains_how_to_log_in(env: Path) -> N
     assert get(headers={"Cookie": f"{COOKIE}={forged}.{mac}"}).status_code == 401
     assert get(headers={"Cookie": f"{COOKIE}={payload}.{'0' * 64}"}).status_code == 401
     # A session signed with another token's key is refused.
-    other = DashboardAuth.from_env({"TRIAGE_DASHBOARD_TOKEN": "another-token"}, env)
-    foreign = other.login("another-token", WebRequest("GET", "/api/dashboard"))
+    other = auth_from({"TRIAGE_DASHBOARD_TOKEN": "another-token-0123456789"}, env)
+    foreign = other.login("another-token-0123456789", WebRequest("GET", "/api/dashboard"))
     assert foreign and get(headers={"Cookie": foreign.split(";")[0]}).status_code == 401
 
 
 def test_sessions_expire(env: Path) -> None:
     s = _runtime.services()
-    auth = DashboardAuth.from_env(s.env, env)
+    auth = auth_for(s)
     cookie = auth.login(TOKEN, WebRequest("GET", "/api/dashboard"), now=time.time() - auth.session_seconds - 5)
     assert cookie is not None
     response = handle_dashboard(s, WebRequest("GET", "/api/dashboard", headers={"cookie": cookie.split(";")[0]}), auth)
@@ -173,22 +183,24 @@ def test_sessions_expire(env: Path) -> None:
 
 def test_embedded_app_without_a_token_generates_one_kept_private(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRIAGE_DASHBOARD_TOKEN")
-    first = DashboardAuth.from_env(dict(os.environ), env)
+    first = auth_from(dict(os.environ), env)
     secrets_file = env / SECRETS_FILE
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
-    assert len(first.token) >= 24 and DashboardAuth.from_env(dict(os.environ), env).token == first.token
+    assert len(first.token) >= 24 and auth_from(dict(os.environ), env).token == first.token
     _runtime.services.cache_clear()
     response = get({"token": first.token})
-    assert response.status_code == 303 and get(headers={"Cookie": response.headers["Set-Cookie"].split(";")[0]}).status_code == 200
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+    assert response.status_code == 303 and get(headers={"Cookie": cookie}).status_code == 200
 
 
 def test_a_cloud_app_without_a_token_or_easyauth_is_disabled(env: Path) -> None:
-    auth = DashboardAuth.from_env({"TRIAGE_STORAGE__blobServiceUri": "https://acct.blob.core.windows.net/"}, env)
+    auth = auth_from({"TRIAGE_STORAGE__blobServiceUri": "https://acct.blob.core.windows.net/",
+                      "TRIAGE_STORAGE__queueServiceUri": "https://acct.queue.core.windows.net/"}, env)
     response = handle_dashboard(_runtime.services(), WebRequest("GET", "/api/dashboard", {"token": "x"}), auth)
     assert response.status == 503
     assert "dashboard disabled: set TRIAGE_DASHBOARD_TOKEN or TRIAGE_DASHBOARD_AUTH=easyauth" in response.text
     assert not (env / SECRETS_FILE).exists()
-    bad = DashboardAuth.from_env({"TRIAGE_DASHBOARD_AUTH": "keys"}, env)
+    bad = auth_from({"TRIAGE_DASHBOARD_AUTH": "keys"}, env)
     assert handle_dashboard(_runtime.services(), WebRequest("GET", "/api/dashboard"), bad).status == 503
 
 
@@ -197,11 +209,11 @@ def test_an_unresolved_key_vault_reference_is_never_used_as_a_key(env: Path) -> 
     for settings in ({"TRIAGE_DASHBOARD_AUTH": "easyauth", "WEBSITE_AUTH_ENABLED": "True",
                       "TRIAGE_DASHBOARD_SECRET": reference},
                      {"TRIAGE_DASHBOARD_TOKEN": reference}):
-        auth = DashboardAuth.from_env(settings, env)
+        auth = auth_from(settings, env)
         response = handle_dashboard(_runtime.services(), WebRequest("GET", "/api/dashboard", {"token": reference}), auth)
         assert response.status == 503 and "unresolved Key Vault reference" in response.text
     hook = build_services({"TRIAGE_HOME": str(env), "TRIAGE_WEBHOOK_SECRET": reference.replace("dashboard", "webhook")})
-    assert hook.webhook_secret == ""  # the webhook then answers 500 "not configured" instead of trusting the text
+    assert hook.app.webhook_secret == ""  # the webhook then answers 500 "not configured" instead of trusting the text
 
 
 def test_easyauth_admits_only_listed_maintainers(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from triage.dataset import (
+from triage.adapters.local.stores import LocalBlobStore
+from triage.data.dataset import (
     Dataset,
     DatasetSpec,
     build_dataset,
@@ -19,14 +20,13 @@ from triage.dataset import (
     load_split,
     save_dataset,
 )
-from triage.errors import (
+from triage.domain.errors import (
     EmptyDatasetError,
     InputError,
     NotFoundError,
     UnknownLabelError,
 )
-from triage.issues import Issue
-from triage.stores import LocalBlobStore
+from triage.domain.issues import Issue
 
 from .helpers import BOT, REPO, corpus, labeled_by, make_issue
 

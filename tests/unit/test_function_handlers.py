@@ -10,8 +10,8 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,13 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
-from triage import jobs
-from triage.errors import InputError
-from triage.repo_config import parse_repo_config
-from triage.training import RUNS
-from triage.tuning import remember_config
+from triage.app.training import scheduled_training_due
+from triage.domain.errors import InputError
+from triage.domain.repo_config import parse_repo_config
+from triage.learning.tuning import remember_config
+from triage.ports.records import RUNS
 
-SECRET = "s3cret"
+SECRET = "s3cret-of-the-webhook-0123456789"
 
 
 @pytest.fixture()
@@ -96,9 +96,9 @@ def test_a_repository_with_its_own_schedule_is_trained_when_that_schedule_fires(
     s.docs.upsert(RUNS, {"id": "m1", "repo": "octo/gadgets", "state": "running",
                          "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     call_with_client("scrape_timer", FakeDurableClient(), timer=timer)
-    assert not jobs.scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc))
-    assert jobs.scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc) + timedelta(minutes=6))
-    assert not jobs.scheduled_training_due(s, "octo/widgets", datetime.now(timezone.utc))  # no schedule of its own
+    assert not scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc))
+    assert scheduled_training_due(s, "octo/gadgets", datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert not scheduled_training_due(s, "octo/widgets", datetime.now(timezone.utc))  # no schedule of its own
 
 
 def test_http_starters_answer_202_or_409(env: Path) -> None:

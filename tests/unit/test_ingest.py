@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from triage.errors import InputError, NotFoundError
-from triage.ingest import ISSUES, ingest, stored_issues
-from triage.issues import Issue, LabelEvent
-from triage.stores import LocalBlobStore, SqliteDocumentStore
+from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
+from triage.data.ingest import ingest, stored_issues
+from triage.domain.errors import InputError, NotFoundError
+from triage.domain.issues import Issue, LabelEvent
+from triage.ports.records import ISSUES
 
 from .helpers import REPO, labeled_by, make_issue
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from triage.feedback import LOCKS, removed_labels
-from triage.intake import handle_delivery, label_aliases, signature_ok
-from triage.labeler import PREDICTIONS
-from triage.queues import SqliteQueue
-from triage.stores import SqliteDocumentStore
+from triage.adapters.local.queue import SqliteQueue
+from triage.adapters.local.stores import SqliteDocumentStore
+from triage.app.webhook import handle_delivery, label_aliases, signature_ok
+from triage.learning.feedback import removed_labels
+from triage.ports.records import LOCKS, PREDICTIONS
 
 SECRET = "It's a Secret to Everybody"
 REPO = "octo/widgets"

@@ -7,15 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from triage.errors import InputError, NotFoundError
-from triage.feedback import judge, record_label_event, record_review, review_queue
-from triage.label_requests import repo_policy
-from triage.labeler import PREDICTIONS, record_decision
-from triage.live import live_quality
-from triage.policy import Decision, Policy
-from triage.repo_config import parse_repo_config
-from triage.stores import SqliteDocumentStore
-from triage.tuning import MAX_THRESHOLD, auto_tune, current_overrides, remember_config, tuning_history
+from triage.adapters.local.stores import SqliteDocumentStore
+from triage.app.labeling import record_decision, repo_policy
+from triage.domain.errors import InputError, NotFoundError
+from triage.domain.policy import Decision, Policy
+from triage.domain.repo_config import parse_repo_config
+from triage.learning.feedback import (
+    judge,
+    record_label_event,
+    record_review,
+    review_queue,
+)
+from triage.learning.live import live_quality
+from triage.learning.tuning import (
+    MAX_THRESHOLD,
+    auto_tune,
+    current_overrides,
+    remember_config,
+    tuning_history,
+)
+from triage.ports.records import PREDICTIONS
 
 REPO = "octo/widgets"
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
@@ -177,7 +188,7 @@ def test_policy_applies_overrides_but_the_repository_config_pins_win(docs: Sqlit
 
 def test_a_paused_label_is_not_applied_nor_replaced_by_the_runner_up() -> None:
     from tests.unit.helpers import make_issue
-    from triage.policy import decide
+    from triage.domain.policy import decide
 
     policy = Policy(thresholds={"bug": 0.5, "docs": 0.1}, paused=frozenset({"bug"}))
     decision = decide(make_issue(1, repo=REPO), {"bug": 0.9, "docs": 0.1}, policy)

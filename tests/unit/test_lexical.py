@@ -7,9 +7,9 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from triage.lexical import LexicalModel
-from triage.metrics import indicator
 from training_job.lexical import fit_lexical, to_bytes
+from triage.ml.lexical import LexicalModel
+from triage.ml.metrics import indicator
 
 TEXTS = [
     "HttpClient throws on redirect to https", "Socket connect hangs on Linux", "HttpClient proxy auth fails",
@@ -28,7 +28,8 @@ def test_single_label_matches_scikit_learn() -> None:
         features, [LABELS.index(t) for t in TARGET])
     probe = ["HttpClient hangs on redirect", "File.Move loses data", "never seen words"]
     np.testing.assert_allclose(model.predict_proba(probe), reference.predict_proba(vectorizer.transform(probe)), atol=1e-5)
-    assert model.predict_proba(probe).argmax(axis=1).tolist() == [2, 1, int(reference.predict(vectorizer.transform(probe[2:]))[0])]
+    expected = [2, 1, int(reference.predict(vectorizer.transform(probe[2:]))[0])]
+    assert model.predict_proba(probe).argmax(axis=1).tolist() == expected
 
 
 def test_multi_label_and_unseen_labels() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triage.metrics import (
+from triage.ml.metrics import (
     NEVER,
     confusion,
     evaluate,

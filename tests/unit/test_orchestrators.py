@@ -98,11 +98,11 @@ def test_training_succeeds_after_polling() -> None:
         "submit_training_activity": {"job_id": "job-1", "model_version": "v1"},
         "training_status_activity*": [{"state": "queued", "done": False, "detail": ""},
                                       {"state": "running", "done": False, "detail": ""},
-                                      {"state": "completed", "done": True, "detail": ""}],
+                                      {"state": "succeeded", "done": True, "detail": ""}],
         "record_training_activity": lambda p: p,
     })
     result = run("training_orchestrator", context)
-    assert result == {"repo": "octo/widgets", "dataset_version": "ds123456", "model_version": "v1", "state": "completed"}
+    assert result == {"repo": "octo/widgets", "dataset_version": "ds123456", "model_version": "v1", "state": "succeeded"}
     assert names(context) == ["build_dataset_activity", "submit_training_activity", "timer", "training_status_activity",
                               "timer", "training_status_activity", "timer", "training_status_activity",
                               "record_training_activity"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from triage.errors import UnknownLabelError
-from triage.issues import Issue, LabelEvent
-from triage.policy import Decision, Policy, decide
+from triage.domain.errors import UnknownLabelError
+from triage.domain.issues import Issue, LabelEvent
+from triage.domain.policy import Decision, Policy, decide
 
 from .helpers import BOT, labeled_by, make_issue
 

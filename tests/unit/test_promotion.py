@@ -9,16 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from triage.errors import ConcurrencyError
-from triage.promotion import gate, promote
-from triage.registry import (
-    current_version,
-    model_prefix,
-    pointer_name,
-    read_pointer,
-    write_pointer,
-)
-from triage.stores import LocalBlobStore, SqliteDocumentStore
+from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
+from triage.domain.errors import ConcurrencyError
+from triage.learning.promotion import gate, promote
+from triage.learning.registry import current_version, read_pointer, write_pointer
+from triage.ports.layout import model_prefix, pointer_name
 
 REPO = "octo/widgets"
 LABELS = ["bug", "docs", "feature"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from triage.queues import SqliteQueue
+from triage.adapters.local.queue import SqliteQueue
 
 
 class Clock:

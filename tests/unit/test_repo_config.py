@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from triage.errors import ConfigError
-from triage.repo_config import RepoConfig, parse_repo_config
+from triage.domain.errors import ConfigError
+from triage.domain.repo_config import RepoConfig, parse_repo_config
 
 
 def test_missing_or_empty_file_gives_safe_defaults() -> None:
@@ -47,7 +47,7 @@ training: {schedule: "30 2 * * 1-5", min_new_labels: 20}
     ("thresholds: {per_label: {bug: high}}", "thresholds.per_label.bug"),
     ("max_labels: 0", "max_labels must be a whole number"),
     ("dry_run: maybe", "dry_run must be true or false"),
-    ("training: {schedule: weekly}", "5-field cron"),
+    ("training: {schedule: weekly}", "must have 5 fields"),
     ("labels: {allow: [a, ", "not valid YAML at line 1"),
     ("- just\n- a list", "the file must be a mapping"),
 ])

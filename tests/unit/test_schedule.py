@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from triage.errors import ConfigError
-from triage.repo_config import parse_repo_config
-from triage.schedule import Cron
+from triage.domain.errors import ConfigError
+from triage.domain.repo_config import parse_repo_config
+from triage.domain.schedule import Cron
 
 
 def at(text: str) -> datetime:
@@ -44,5 +44,5 @@ def test_bad_expressions_are_refused(expression: str) -> None:
 
 def test_the_repository_config_checks_its_schedule() -> None:
     assert parse_repo_config("").schedule is None
-    with pytest.raises(ConfigError, match="training.schedule.*outside 0-23"):
+    with pytest.raises(ConfigError, match="training.schedule.*Bad hour"):
         parse_repo_config('training: {schedule: "0 24 * * *"}')

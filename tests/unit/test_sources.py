@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from triage.errors import DataFormatError, InputError
-from triage.issues import Issue, LabelEvent
-from triage.sources import read_issues
+from triage.data.sources import read_issues
+from triage.domain.errors import DataFormatError, InputError
+from triage.domain.issues import Issue, LabelEvent
 
 from .helpers import write_jsonl
 
@@ -119,7 +119,7 @@ NLBSE_ROWS = [
 
 
 def write_nlbse(path: Path, rows: list[tuple[str, ...]]) -> Path:
-    """The NLBSE'24 CSV layout, escaped as pandas.read_csv(escapechar='\\') expects."""
+    """The NLBSE'24 CSV layout, with \\ as the escape character, as the competition ships it."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, escapechar="\\", doublequote=False)
         writer.writerow(["repo", "created_at", "label", "title", "body"])
@@ -169,7 +169,8 @@ def test_gzip_jsonl(tmp_path: Path) -> None:
     ("record", "expected_author"),
     [
         ({"number": 1, "title": "t", "labels": [{"name": "a"}], "repository_url": "https://api.github.com/repos/o/r"}, None),
-        ({"number": 1, "title": "t", "labels": [], "user": {"login": "carol"}, "repository_url": "https://api.github.com/repos/o/r"}, "carol"),
+        ({"number": 1, "title": "t", "labels": [], "user": {"login": "carol"},
+          "repository_url": "https://api.github.com/repos/o/r"}, "carol"),
         ({"repo": "o/r", "number": 1, "title": "t", "labels": ["a"], "author": "dave"}, "dave"),
     ],
     ids=["github-label-dicts", "github-user", "bundled"],
@@ -215,7 +216,8 @@ def test_non_object_line_raises(tmp_path: Path) -> None:
 
 def test_non_utf8_bytes_raise_data_format_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(json.dumps({"repo": "o/r", "number": 1, "title": "caf\u00e9", "labels": []}, ensure_ascii=False).encode("latin-1"))
+    record = {"repo": "o/r", "number": 1, "title": "caf\u00e9", "labels": []}
+    path.write_bytes(json.dumps(record, ensure_ascii=False).encode("latin-1"))
     with pytest.raises(DataFormatError, match="UTF-8"):
         read_issues(path)
     csv_path = tmp_path / "latin1.csv"
@@ -252,7 +254,8 @@ def test_malformed_values_raise_data_format_error(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "v.jsonl", [{"repo": "o/r", "number": "one", "title": "t", "labels": []}])
     with pytest.raises(DataFormatError, match="v.jsonl:1"):
         read_issues(path)
-    path = write_jsonl(tmp_path / "d.jsonl", [{"repo": "o/r", "number": 1, "title": "t", "labels": [], "created_at": "yesterday"}])
+    record = {"repo": "o/r", "number": 1, "title": "t", "labels": [], "created_at": "yesterday"}
+    path = write_jsonl(tmp_path / "d.jsonl", [record])
     with pytest.raises(DataFormatError, match="ISO 8601"):
         read_issues(path)
     path = write_jsonl(tmp_path / "s.jsonl", [{"repo": "o/r", "number": 1, "title": "t", "labels": "bug"}])

@@ -6,14 +6,15 @@ what is particular to files and SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from tests.store_contract import BlobStoreContract, DocumentStoreContract, doc
-from triage.errors import ConcurrencyError
-from triage.stores import BlobStore, LocalBlobStore, SqliteDocumentStore
+from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
+from triage.domain.errors import ConcurrencyError
+from triage.ports.stores import BlobStore
 
 
 def stray_files(root: Path) -> list[str]:

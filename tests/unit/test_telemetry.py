@@ -20,9 +20,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from triage import jobs, telemetry
-from triage.bootstrap import build_services
-from triage.policy import Decision
+from triage.app import telemetry
+from triage.app.bootstrap import build_services
+from triage.app.labeling import label_request
+from triage.app.learning_loop import after_feedback
+from triage.app.status import record_poison
+from triage.app.training import record_training
+from triage.domain.policy import Decision
 
 SPANS = InMemorySpanExporter()
 METRICS = InMemoryMetricReader()
@@ -98,7 +102,7 @@ def test_a_decision_is_a_span_an_event_and_metrics(tmp_path: Path) -> None:
     api = FakeApi()
     s = build_services({"TRIAGE_HOME": str(tmp_path), "TRIAGE_DRY_RUN": "false"})
     s.github = lambda: api
-    result = jobs.label_request(s, {"repo": "octo/widgets", "number": 12}, FakeCache())  # type: ignore[arg-type]
+    result = label_request(s, {"repo": "octo/widgets", "number": 12}, FakeCache())  # type: ignore[arg-type]
     assert result["add"] == [{"label": "area-Net", "score": 0.93}] and api.added == [("octo/widgets", 12, ["area-Net"])]
     span = next(s for s in SPANS.get_finished_spans() if s.name == "label_request")
     assert span.attributes["repo"] == "octo/widgets" and span.attributes["issue"] == 12
@@ -113,9 +117,9 @@ def test_a_decision_is_a_span_an_event_and_metrics(tmp_path: Path) -> None:
 
 def test_poison_training_and_promotion_events(tmp_path: Path) -> None:
     s = build_services({"TRIAGE_HOME": str(tmp_path)})
-    jobs.record_poison(s, '{"repo": "octo/widgets", "number": 4}')
+    record_poison(s, '{"repo": "octo/widgets", "number": 4}')
     assert events("PoisonMessage")[0]["repo"] == "octo/widgets"
-    jobs.record_training(s, "octo/widgets", "v9", "failed", "CUDA out of memory")
+    record_training(s, "octo/widgets", "v9", "failed", "CUDA out of memory")
     (run,) = events("TrainingRun")
     assert run["state"] == "failed" and "CUDA" in run["detail"]
     assert any(p.attributes == {"repo": "octo/widgets", "state": "failed"} for p in metric_points("triage.training.runs"))
@@ -129,14 +133,14 @@ def test_attributes_are_made_exportable() -> None:
 
 
 def test_nothing_is_configured_without_a_connection_string() -> None:
-    assert telemetry.configure_from_env({}) is False
+    assert telemetry.configure("") is False
 
 
 def test_feedback_is_an_event_and_a_metric(tmp_path: Path) -> None:
     s = build_services({"TRIAGE_HOME": str(tmp_path)})
     record = {"repo": "octo/widgets", "number": 7, "label": "bug", "verdict": "corrected", "judged_label": "bug",
               "source": "review", "model_version": "v1"}
-    jobs.after_feedback(s, "octo/widgets", [record])
+    after_feedback(s, "octo/widgets", [record])
     (event,) = events("LabelFeedback")
     assert (event["verdict"], event["judged_label"], event["source"], event["issue"]) == ("corrected", "bug", "review", 7)
     assert any(dict(p.attributes).get("verdict") == "corrected" for p in metric_points("triage.feedback"))

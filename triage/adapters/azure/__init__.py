@@ -1,0 +1,1 @@
+"""Azure adapters: Blob Storage, Queue Storage, Cosmos DB, Azure ML and Azure Monitor."""

@@ -1,0 +1,1 @@
+"""The GitHub adapter: GitHub's REST API through PyGithub, with retries and rate limits."""

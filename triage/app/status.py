@@ -1,0 +1,103 @@
+"""What the app knows per repository, for ``GET /api/status`` and the dashboard, and the poison-message record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from triage.app import telemetry
+from triage.app.bootstrap import Services
+from triage.app.learning_loop import thresholds_in_force
+from triage.data.scraper import CURSOR_ID
+from triage.learning.live import live_quality
+from triage.learning.registry import read_pointer
+from triage.learning.tuning import tuning_history
+from triage.ports.layout import repo_of_pointer
+from triage.ports.queues import LABEL_REQUESTS_POISON
+from triage.ports.records import (
+    CURSORS,
+    FEEDBACK,
+    ISSUES,
+    MODELS,
+    POISON,
+    PREDICTIONS,
+    RUNS,
+    PoisonRecord,
+)
+
+RUN_FIELDS = ("id", "state", "dataset_version", "started_at", "ended_at", "detail", "reason")
+
+
+def repositories(s: Services) -> list[str]:
+    """The configured repositories and those with a promoted model, sorted."""
+    promoted = {repo for repo in map(repo_of_pointer, s.blobs.list("models/")) if repo}
+    return sorted(set(s.app.repositories) | promoted)
+
+
+def recent_runs(s: Services, repo: str, limit: int) -> list[dict[str, Any]]:
+    """The latest training runs, newest first."""
+    runs = sorted(s.docs.query(RUNS, repo), key=lambda r: r.get("started_at") or "", reverse=True)[:limit]
+    return [{k: r.get(k) for k in RUN_FIELDS} for r in runs]
+
+
+def queue_depths(s: Services) -> dict[str, int]:
+    """Messages waiting on the label-requests queue and on its poison queue."""
+    return {"depth": s.queue.depth(), "poison": s.queue.depth(LABEL_REQUESTS_POISON)}
+
+
+def live(s: Services, repo: str) -> dict[str, Any]:
+    """Live precision and coverage with the app's window and target."""
+    return live_quality(s.docs, repo, window_days=s.settings.live_window_days,
+                        max_decisions=s.settings.live_window_decisions, target=s.settings.target_precision)
+
+
+def status(s: Services) -> dict[str, Any]:
+    """Everything ``GET /api/status`` shows, per repository."""
+    return {"repositories": {repo: repo_status(s, repo) for repo in repositories(s)}, "queue": queue_depths(s),
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def repo_status(s: Services, repo: str) -> dict[str, Any]:
+    """One repository's model, scrape, runs, decisions, live quality and tuning."""
+    pointer, _ = read_pointer(s.blobs, repo)
+    model = None
+    if pointer:
+        record = s.docs.get(MODELS, repo, pointer["version"]) or {}
+        promoted = datetime.fromisoformat(pointer["promoted_at"])
+        in_force = thresholds_in_force(s, repo, pointer["version"])
+        model = {"version": pointer["version"], "promoted_at": pointer["promoted_at"],
+                 "age_hours": round((datetime.now(timezone.utc) - promoted) / timedelta(hours=1), 1),
+                 "metrics": record.get("gate_scores", {}).get("candidate") or record.get("metrics"),
+                 "thresholds": in_force[0] if in_force else None}
+    cursor = s.docs.get(CURSORS, repo, CURSOR_ID) or {}
+    predictions = sorted(s.docs.query(PREDICTIONS, repo), key=lambda d: d.get("decided_at", ""), reverse=True)
+    quality = live(s, repo)
+    return {
+        "model": model,
+        "scrape": {"last_run": cursor.get("last_run"), "issues": cursor.get("issues"), "since": cursor.get("since"),
+                   "in_progress": cursor.get("in_progress", {}).get("page") if cursor.get("in_progress") else None},
+        "stored_issues": len(s.docs.query(ISSUES, repo)),
+        "training_runs": list(reversed(recent_runs(s, repo, 10))),
+        "recent_decisions": [{k: d.get(k) for k in ("number", "add", "abstained", "reasons", "model_version",
+                                                    "decided_at", "dry_run")} for d in predictions[:20]],
+        "live": {k: v for k, v in quality.items() if k != "series"},
+        "tuning": tuning_history(s.docs, repo, limit=10),
+        "feedback": len(s.docs.query(FEEDBACK, repo)),
+        "poison_messages": len(s.docs.query(POISON, repo)),
+    }
+
+
+def record_poison(s: Services, text: str) -> dict[str, Any]:
+    """Keep a message that failed too often, for the status page, and report it."""
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        body = {"raw": text[:2000]}
+    repo = str(body.get("repo") or "_unknown") if isinstance(body, dict) else "_unknown"
+    doc = PoisonRecord(id=hashlib.sha256(text.encode()).hexdigest()[:32], repo=repo, message=body).to_doc()
+    s.docs.upsert(POISON, doc)
+    telemetry.event("PoisonMessage", repo=repo, message=text[:500])
+    telemetry.count("triage.poison", 1, repo=repo)
+    return doc

@@ -1,0 +1,149 @@
+"""The ``triage`` subcommands: each reads its arguments, calls the use case, and returns a JSON-ready result."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from triage.adapters.local.queue import SqliteQueue
+from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
+from triage.app.bootstrap import Services, build_services
+from triage.app.labeling import file_config, label_issues
+from triage.app.settings import Config
+from triage.app.training import build_training_dataset, train_now
+from triage.cli.output import headline
+from triage.data.dataset import latest_version, load_split
+from triage.data.ingest import ingest
+from triage.data.sources import read_issues
+from triage.domain.errors import InputError
+from triage.learning.promotion import promote
+from triage.learning.registry import current_version
+from triage.ml.evaluation import evaluate_model
+from triage.ml.model import Classifier
+from triage.ml.report import write_report
+from triage.ports.layout import model_prefix
+
+
+def embedded(config: Config) -> Services:
+    """Services on the embedded stores under ``TRIAGE_HOME``: the pipeline commands always run on this machine."""
+    home = config.settings.home
+    return build_services(config, blobs=LocalBlobStore(config.settings.blob_root),
+                          docs=SqliteDocumentStore(config.settings.database), queue=SqliteQueue(home / "queues.db"))
+
+
+def model(s: Services, repo: str, version: str | None = None) -> Classifier:
+    """A stored model: ``version`` or the current one."""
+    return Classifier.from_store(s.blobs, model_prefix(repo, version or current_version(s.blobs, repo)))
+
+
+def cmd_ingest(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Read an issue export and store it."""
+    issues = read_issues(args.source, args.format, args.repo)
+    if not issues:
+        raise InputError(f"{args.source} holds no issues")
+    return ingest(issues, s.blobs, s.docs)
+
+
+def cmd_scrape(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Scrape a repository's issues from GitHub (full, incremental or resuming)."""
+    from triage.adapters.github.client import GitHubClient
+    from triage.data.scraper import scrape
+
+    client = GitHubClient(s.config.github)
+    result = scrape(client, s.docs, s.blobs, args.repo, full=args.full, include_pull_requests=args.pull_requests)
+    return result.to_dict() | {"requests": client.requests_made}
+
+
+def cmd_dataset(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Build and store a dataset version from the stored issues."""
+    manifest = build_training_dataset(s, args.repo)
+    return {k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
+
+
+def cmd_train(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Fine-tune a model on a stored dataset."""
+    version = args.dataset or latest_version(s.blobs, args.repo)
+    manifest = train_now(s, args.repo, version, datetime.now(timezone.utc), progress=not args.quiet)
+    test = manifest["metrics"]["test"]
+    return {"model": manifest["version"], "path": str(s.blobs.local_path(model_prefix(args.repo, manifest["version"]))),
+            "test_accuracy": round(test["raw"]["accuracy"], 4), "test_macro_f1": round(test["raw"]["macro_f1"], 4),
+            "train_seconds": manifest["training"]["seconds"]}
+
+
+def cmd_evaluate(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate a model on its dataset's test split and write the report."""
+    served = model(s, args.repo, args.model)
+    rows = load_split(s.blobs, args.repo, served.manifest["dataset_version"], "test")
+    evaluation = evaluate_model(served, rows, progress=not args.quiet)
+    paths = write_report(Path(args.out), served.manifest, evaluation)
+    return headline(evaluation) | {"report": str(paths["report.html"])}
+
+
+def cmd_promote(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Promote a model version if it is not worse than the current one."""
+    return promote(s.blobs, s.docs, args.repo, args.model, s.settings.min_improvement, progress=not args.quiet)
+
+
+def cmd_predict(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Label probabilities for one issue text."""
+    served = Classifier.from_dir(args.model_dir) if args.model_dir else model(s, args.repo, args.model)
+    scores = served.scores(args.title, args.body)
+    top = list(scores.items())[: args.top]
+    return {"model": served.version, "scores": [{"label": k, "score": round(v, 4), "threshold": served.thresholds[k]}
+                                                for k, v in top]}
+
+
+def cmd_label(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Decide labels for the issues in a file with the current model; dry run only."""
+    issues = read_issues(args.source, args.format, args.repo)
+    served = model(s, args.repo)
+    decisions, calls = label_issues(s, args.repo, issues, served, file_config(s.settings))
+    return {"model": served.version, "issues": len(decisions), "would_label": len(calls), "calls": calls}
+
+
+def cmd_dashboard(s: Services, args: argparse.Namespace) -> dict[str, Any]:
+    """Serve the maintainer dashboard over HTTP (loopback by default) until interrupted."""
+    from urllib.parse import quote
+
+    from triage.web.handlers import auth_for, handle_dashboard, handle_review
+    from triage.web.http import WebRequest, WebResponse
+    from triage.web.local_server import LocalServer, router
+
+    served = build_services(s.config)  # whatever TRIAGE_STORAGE / TRIAGE_COSMOS point to, else the embedded stores
+    auth = auth_for(served)
+
+    def review(request: WebRequest) -> WebResponse:
+        response, due = handle_review(served, request, auth)
+        if due:  # no Durable Functions here: say so instead of starting the training orchestration
+            logging.getLogger("triage.dashboard").warning(
+                "retraining %s is due: run `triage dataset --repo %s` and `triage train --repo %s`", due, due, due)
+        return response
+
+    routes = {("GET", "/api/dashboard"): lambda request: handle_dashboard(served, request, auth),
+              ("POST", "/api/dashboard/review"): review}
+    server = LocalServer(router(routes), args.host, args.port)
+    url = f"{server.url}/api/dashboard"
+    if auth.disabled:
+        print(auth.disabled, file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host} over plain HTTP; the session cookie can be read on the network",
+              file=sys.stderr)
+    print(f"dashboard: log in at {url}?token={quote(auth.token)}" if auth.token else f"dashboard: {url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return {"dashboard": url, "stopped": True}
+
+
+def cmd_demo(s: Services, args: argparse.Namespace) -> int:
+    """The whole pipeline on the bundled issues (prints as it goes; returns the exit code)."""
+    from triage.cli.demo import run_demo
+
+    return run_demo(s, args.out, args.held_back, progress=not args.quiet)

@@ -1,0 +1,115 @@
+"""The ``triage`` command line: every step of the pipeline on one machine, with embedded stores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from triage import __version__
+from triage.app.settings import Config
+from triage.cli.commands import (
+    cmd_dashboard,
+    cmd_dataset,
+    cmd_demo,
+    cmd_evaluate,
+    cmd_ingest,
+    cmd_label,
+    cmd_predict,
+    cmd_promote,
+    cmd_scrape,
+    cmd_train,
+    embedded,
+)
+from triage.data.sources import FORMATS
+from triage.domain.errors import InputError, TriageError
+from triage.domain.issues import check_repo
+
+
+def _repo_arg(text: str) -> str:
+    try:
+        return check_repo(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="triage",
+                                     description="A GitHub issue labeler that learns from the repository's own history.")
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.add_argument("--home", type=Path, help="folder of the embedded stores (default: $TRIAGE_HOME or .triage)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Any, help_: str, repo_required: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        p.add_argument("--repo", type=_repo_arg, required=repo_required, help="owner/name")
+        return p
+
+    p = add("ingest", cmd_ingest, "read an issue export (GitHub JSONL, bundled JSONL or NLBSE CSV) into the issue store", False)
+    p.add_argument("--source", required=True, type=Path, help="the export file")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p = add("scrape", cmd_scrape, "copy a repository's issues from GitHub (GITHUB_TOKEN or GITHUB_APP_*; GITHUB_API_URL)")
+    p.add_argument("--full", action="store_true", help="re-read every issue instead of only those updated since the last run")
+    p.add_argument("--pull-requests", action="store_true", help="keep pull requests too")
+    add("dataset", cmd_dataset, "build a versioned dataset from the stored issues (human labels, cleaned, time split)")
+    p = add("train", cmd_train, "fine-tune a transformer classifier on a dataset (local process)")
+    p.add_argument("--dataset", help="dataset version (default: the latest)")
+    p = add("evaluate", cmd_evaluate, "evaluate a model on its frozen test split and write the report")
+    p.add_argument("--model", help="model version (default: the current one)")
+    p.add_argument("--out", default="out", help="report folder (default: out)")
+    p = add("promote", cmd_promote, "make a model current if it is not worse than the current one")
+    p.add_argument("--model", required=True, help="model version")
+    p = add("predict", cmd_predict, "label probabilities for one issue", False)
+    p.add_argument("title")
+    p.add_argument("body", nargs="?", default="")
+    p.add_argument("--model", help="model version (default: the current one)")
+    p.add_argument("--model-dir", type=Path, help="a model folder instead of a stored model")
+    p.add_argument("--top", type=int, default=5)
+    p = add("label", cmd_label, "decide labels for the issues in a file with the current model (dry run)")
+    p.add_argument("--source", required=True, type=Path)
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument("--dry-run", action="store_true", default=True,
+                   help="log the GitHub calls instead of making them (the only mode until the GitHub adapter lands)")
+    p = sub.add_parser("dashboard", help="serve the maintainer dashboard on this machine (prints the login URL)",
+                       description="serve the maintainer dashboard on this machine (prints the login URL)")
+    p.set_defaults(func=cmd_dashboard)
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    demo = "run the whole pipeline on the bundled corefx issues"
+    p = sub.add_parser("demo", help=demo, description=demo)
+    p.set_defaults(func=cmd_demo)
+    p.add_argument("--out", type=Path, default=Path("out"))
+    p.add_argument("--held-back", type=int, default=100, help="newest issues kept back as 'new' issues to label")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``triage`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = Config.from_env(home=args.home)
+        if args.command == "predict" and not (args.repo or args.model_dir):
+            raise InputError("predict needs --repo owner/name (its current model) or --model-dir FOLDER")
+        services = embedded(config)
+        if args.func is cmd_demo:
+            return int(cmd_demo(services, args))
+        print(json.dumps(args.func(services, args), indent=2))
+        return 0
+    except TriageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

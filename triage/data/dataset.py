@@ -1,0 +1,295 @@
+"""Building versioned training datasets from a repository's issues.
+
+Only labels applied by humans are learned. A dataset has three splits, by time: the
+newest issues form the test set, which is frozen the first time a repository's dataset
+is built so that every later model is compared on the same issues; the older issues are
+split into train and validation (stratified by label, deterministic given the seed).
+Each dataset is stored as a version named by its content hash.
+
+Human feedback counts as labeling: a label a maintainer confirmed (on GitHub or in the
+dashboard's review queue) is a training label, one they removed or rejected is not. In
+multi-label mode a removed prediction is also kept as a hard negative (``negatives``), even
+on an issue with no other label. A stable share of the issues newer than the frozen test
+set (chosen by a hash of the issue number, so the same issues in every version) forms the
+``recent`` split: never trained on, it lets the promotion gate see drift in new issues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from triage.domain.cleaning import issue_text, learn_boilerplate, lexical_text
+from triage.domain.errors import (
+    EmptyDatasetError,
+    InputError,
+    NotFoundError,
+    UnknownLabelError,
+)
+from triage.domain.issues import Issue
+from triage.ports.layout import dataset_prefix, frozen_test_name, latest_dataset_name
+from triage.ports.records import arrival
+from triage.ports.stores import BlobStore
+
+SPLITS = ("train", "validation", "test")  # what the training job reads
+RECENT = "recent"  # held out for the promotion gate only
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How a dataset is built; part of the dataset's identity."""
+
+    allow_labels: tuple[str, ...] = ()
+    deny_labels: tuple[str, ...] = ()
+    min_examples: int = 5
+    test_fraction: float = 0.15
+    validation_fraction: float = 0.15
+    seed: int = 42
+    bot_login: str | None = None
+    include_pull_requests: bool = False
+    aliases: tuple[tuple[str, str], ...] = ()  # (old, new) label renames: old labels count as new ones
+    recent_fraction: float = 0.2  # share of the issues after the frozen test set held out as the recent split
+
+
+@dataclass
+class Dataset:
+    """A built dataset: examples are dicts with ``number, text, labels, created_at``."""
+
+    repo: str
+    labels: list[str]
+    mode: str  # "single" or "multi"
+    splits: dict[str, list[dict[str, Any]]]
+    spec: DatasetSpec
+    dropped: dict[str, int] = field(default_factory=dict)
+    boilerplate: list[str] = field(default_factory=list)  # lines the cleaner strips; serving needs them too
+    test_window: list[int] = field(default_factory=list)  # numbers of every issue in the test period, kept or not
+
+    @property
+    def version(self) -> str:
+        """Content hash of the spec, the label set and every example."""
+        payload = json.dumps(
+            {"spec": asdict(self.spec), "labels": self.labels, "splits": self.splits, "boilerplate": self.boilerplate},
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def manifest(self) -> dict[str, Any]:
+        """The small JSON description stored beside the splits."""
+        return {
+            "version": self.version,
+            "repo": self.repo,
+            "mode": self.mode,
+            "labels": self.labels,
+            "sizes": {name: len(rows) for name, rows in self.splits.items()},
+            "label_counts": {name: dict(Counter(label for r in rows for label in r["labels"]))
+                             for name, rows in self.splits.items()},
+            "dropped": self.dropped,
+            "spec": asdict(self.spec),
+            "boilerplate": self.boilerplate,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: frozenset[int] | None = None,
+                  feedback: Sequence[Mapping[str, Any]] = ()) -> Dataset:
+    """Build a dataset from one repository's issues; ``frozen_test`` fixes the test issues by number.
+
+    ``feedback`` records (see :mod:`triage.feedback`) add confirmed labels and take removed ones away.
+    """
+    repos = sorted({issue.repo for issue in issues})
+    if len(repos) != 1:
+        raise InputError(f"a dataset is built from one repository's issues, got {len(repos)}: {repos[:5]}; pass --repo")
+    dropped: Counter[str] = Counter()
+    deny = set(spec.deny_labels)
+    renames = dict(spec.aliases)
+    boilerplate = learn_boilerplate(issue.body for issue in issues)
+    seen_texts: set[str] = set()
+    rows: list[tuple[Issue, dict[str, Any]]] = []
+    negative_only: list[dict[str, Any]] = []
+    changes = _human_changes(feedback)
+    for issue in sorted(issues, key=lambda i: i.sort_key):
+        if issue.is_pull_request and not spec.include_pull_requests:
+            dropped["pull_request"] += 1
+            continue
+        text = issue_text(issue.title, issue.body, boilerplate)
+        if len(text) < 3:
+            dropped["empty_text"] += 1
+            continue
+        added, removed, negatives = ({_canonical(label, renames) for label in group}
+                                     for group in changes.get(issue.number, (set(), set(), set())))
+        labels = sorted(({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} | added)
+                        - removed - deny)
+        negatives -= set(labels) | deny
+        if not labels and not negatives:
+            dropped["no_human_label"] += 1
+            continue
+        key = " ".join(text.lower().split())
+        if key in seen_texts:
+            dropped["duplicate"] += 1
+            continue
+        seen_texts.add(key)
+        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
+               "labels": labels, "created_at": issue.created_at}
+        if negatives:
+            row["negatives"] = sorted(negatives)
+        if labels:
+            rows.append((issue, row))
+        elif not (frozen_test and issue.number in frozen_test):
+            negative_only.append(row)
+
+    recent: list[dict[str, Any]] = []
+    if frozen_test is not None:
+        test = [row for issue, row in rows if issue.number in frozen_test]
+        last = max((i for i, (issue, _) in enumerate(rows) if issue.number in frozen_test), default=len(rows))
+        recent = [row for i, (issue, row) in enumerate(rows)
+                  if i > last and issue.number not in frozen_test and _recent_bucket(issue.number) < spec.recent_fraction]
+        held = {row["number"] for row in recent}
+        pool = [row for issue, row in rows if issue.number not in frozen_test and issue.number not in held]
+    else:
+        n_test = math.ceil(len(rows) * spec.test_fraction) if rows else 0
+        pool = [row for _, row in rows[: len(rows) - n_test]]
+        test = [row for _, row in rows[len(rows) - n_test:]]
+
+    counts = Counter(label for row in pool for label in row["labels"])
+    if spec.allow_labels:
+        unknown = sorted(set(spec.allow_labels) - set(counts))
+        if unknown:
+            known = ", ".join(sorted(counts)[:20])
+            raise UnknownLabelError(f"allow-listed label(s) {unknown} have no training issue; known labels: {known}")
+        allowed = set(spec.allow_labels)
+    else:
+        allowed = {label for label, n in counts.items() if n >= spec.min_examples}
+
+    def restrict(split: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for row in split:
+            labels = [label for label in row["labels"] if label in allowed]
+            if labels:
+                kept.append({**row, "labels": labels})
+            else:
+                dropped["label_not_allowed"] += 1
+        return kept
+
+    test_window = sorted(row["number"] for row in test)
+    pool, test, recent = restrict(pool), restrict(test), restrict(recent)
+    train, validation = _stratified_split(pool, spec.validation_fraction, spec.seed)
+    labels = sorted(allowed)
+    if len(labels) < 2 or not train or not test:
+        raise EmptyDatasetError(
+            f"nothing to learn from: {len(labels)} label(s) with >= {spec.min_examples} examples, "
+            f"{len(train)} training and {len(test)} test issues after filtering (dropped: {dict(dropped)}); "
+            "ingest more labeled issues or lower TRIAGE_MIN_EXAMPLES"
+        )
+    mode = "single" if all(len(row["labels"]) == 1 for row in train + validation + test) else "multi"
+    hard_negatives = [{**row, "negatives": [n for n in row["negatives"] if n in allowed]} for row in negative_only]
+    hard_negatives = [row for row in hard_negatives if row["negatives"]]
+    if mode == "multi":
+        train = sorted(train + hard_negatives, key=lambda r: (r["created_at"] or "", r["number"]))
+    elif hard_negatives:
+        dropped["negative_only_single_label"] = len(hard_negatives)  # softmax needs a true label to learn from
+    splits = {"train": train, "validation": validation, "test": test} | ({RECENT: recent} if recent else {})
+    return Dataset(repo=repos[0], labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),
+                   boilerplate=sorted(boilerplate), test_window=test_window)
+
+
+def _human_changes(feedback: Sequence[Mapping[str, Any]]) -> dict[int, tuple[set[str], set[str], set[str]]]:
+    """Issue number → (labels humans added, labels they removed, removed predictions), latest change per label."""
+    latest: dict[tuple[int, str], Mapping[str, Any]] = {}
+    for f in sorted(feedback, key=arrival):
+        latest[(int(f["number"]), str(f["label"]))] = f
+    changes: dict[int, tuple[set[str], set[str], set[str]]] = {}
+    for (number, label), f in latest.items():
+        added, removed, negatives = changes.setdefault(number, (set(), set(), set()))
+        if f["action"] == "labeled":
+            added.add(label)
+        else:
+            removed.add(label)
+            if f.get("verdict") == "corrected":
+                negatives.add(label)
+    return changes
+
+
+def _recent_bucket(number: int) -> float:
+    """A stable pseudo-random number in [0, 1) for an issue: the same issue is recent in every dataset version."""
+    return int(hashlib.sha256(f"recent:{number}".encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _canonical(label: str, renames: dict[str, str]) -> str:
+    seen = {label}
+    while label in renames and renames[label] not in seen:
+        label = renames[label]
+        seen.add(label)
+    return label
+
+
+def _stratified_split(rows: list[dict[str, Any]], fraction: float, seed: int) -> tuple[list, list]:
+    """Split off ``fraction`` of each label's issues (by first label), chosen by a seeded hash."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["labels"][0], []).append(row)
+    held: set[int] = set()
+    for group in groups.values():
+        ranked = sorted(group, key=lambda r: hashlib.sha256(f"{seed}:{r['number']}".encode()).hexdigest())
+        held.update(r["number"] for r in ranked[: int(len(group) * fraction + 0.5)])
+    return [r for r in rows if r["number"] not in held], [r for r in rows if r["number"] in held]
+
+
+def save_dataset(store: BlobStore, dataset: Dataset) -> dict[str, Any]:
+    """Write the splits, then the manifest (last, so a reader never sees half a dataset).
+
+    The first dataset of a repository also freezes its test issues for later datasets.
+    Returns the manifest. Saving the same content again is a no-op.
+    """
+    version = dataset.version
+    base = dataset_prefix(dataset.repo, version)
+    if store.etag(f"{base}/manifest.json") is None:
+        for name in [*SPLITS, RECENT] if RECENT in dataset.splits else SPLITS:
+            body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in dataset.splits[name])
+            store.put(f"{base}/{name}.jsonl", body.encode())
+        store.put(f"{base}/manifest.json", json.dumps(dataset.manifest(), indent=2).encode())
+    frozen = frozen_test_name(dataset.repo)
+    if store.etag(frozen) is None:
+        store.put(frozen, json.dumps({"dataset": version, "numbers": dataset.test_window}).encode(), if_none_match=True)
+    store.put(latest_dataset_name(dataset.repo), json.dumps({"version": version}).encode())
+    return json.loads(store.get(f"{base}/manifest.json"))
+
+
+def frozen_test_numbers(store: BlobStore, repo: str) -> frozenset[int] | None:
+    """The repository's frozen test issue numbers, or None before its first dataset."""
+    try:
+        return frozenset(json.loads(store.get(frozen_test_name(repo)))["numbers"])
+    except NotFoundError:
+        return None
+
+
+def latest_version(store: BlobStore, repo: str) -> str:
+    """The most recently saved dataset version of ``repo``."""
+    try:
+        return str(json.loads(store.get(latest_dataset_name(repo)))["version"])
+    except NotFoundError:
+        raise NotFoundError(f"no dataset for {repo}; run `triage dataset --repo {repo}` first") from None
+
+
+def load_split(store: BlobStore, repo: str, version: str, split: str) -> list[dict[str, Any]]:
+    """The examples of one split of a stored dataset (the recent split may be absent: then empty)."""
+    try:
+        text = store.get(f"{dataset_prefix(repo, version)}/{split}.jsonl").decode()
+    except NotFoundError:
+        if split == RECENT:
+            return []
+        raise
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def load_manifest(store: BlobStore, repo: str, version: str) -> dict[str, Any]:
+    """The manifest of a stored dataset version."""
+    try:
+        return json.loads(store.get(f"{dataset_prefix(repo, version)}/manifest.json"))
+    except NotFoundError:
+        raise NotFoundError(f"dataset version {version} of {repo} does not exist") from None

@@ -1,0 +1,164 @@
+"""Per-repository behaviour, read from ``.github/issue-labeler.yml`` in the labeled repository.
+
+Example (every key optional; a missing file means these defaults)::
+
+    labels:
+      allow: []                 # learn and apply only these (empty: all with enough examples)
+      exclude: [question]       # never learn nor apply
+      aliases: {bug: type-bug}  # old name -> new name; a renamed label keeps its training data
+      exclusive: ["area-*"]     # at most one label matching each pattern per issue
+    thresholds:
+      default: 0.9              # minimum confidence for every label (overrides the model's)
+      per_label: {area-Meta: 0.97}
+    max_labels: 1
+    dry_run: true               # log what would be written instead of writing
+    comment: false              # post one comment with the top-3 labels and confidences
+    pull_requests: false        # label pull requests too
+    training:
+      schedule: "0 3 * * 0"     # cron, UTC: this repository's own retraining (default: TRIAGE_TRAIN_SCHEDULE)
+      min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from triage.domain.errors import ConfigError
+from triage.domain.schedule import Cron
+
+CONFIG_PATH = ".github/issue-labeler.yml"
+_TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training"}
+_LABELS = {"allow", "exclude", "aliases", "exclusive"}
+_THRESHOLDS = {"default", "per_label"}
+_TRAINING = {"schedule", "min_new_labels"}
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """Validated per-repository settings."""
+
+    allow: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    exclusive: tuple[str, ...] = ()
+    default_threshold: float | None = None
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    max_labels: int = 1
+    dry_run: bool = True
+    comment: bool = False
+    pull_requests: bool = False
+    schedule: str | None = None  # None: the app's TRIAGE_TRAIN_SCHEDULE
+    min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
+
+    def group_of(self, label: str) -> str | None:
+        """The exclusive-group pattern ``label`` belongs to, if any."""
+        return next((pattern for pattern in self.exclusive if fnmatch.fnmatchcase(label, pattern)), None)
+
+    def canonical(self, label: str) -> str:
+        """Follow aliases (renames) to the current name of ``label``."""
+        seen = {label}
+        while label in self.aliases:
+            label = self.aliases[label]
+            if label in seen:
+                break
+            seen.add(label)
+        return label
+
+
+def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig:
+    """Parse and validate the YAML config; ``None`` or an empty file gives the defaults."""
+    if text is None or not text.strip():
+        return RepoConfig()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return RepoConfig()
+    v = _Validator(source)
+    root = v.mapping(data, "", _TOP)
+    labels = v.mapping(root.get("labels", {}), "labels", _LABELS)
+    thresholds = v.mapping(root.get("thresholds", {}), "thresholds", _THRESHOLDS)
+    training = v.mapping(root.get("training", {}), "training", _TRAINING)
+    per_label = v.mapping(thresholds.get("per_label", {}), "thresholds.per_label", None)
+    aliases = v.mapping(labels.get("aliases", {}), "labels.aliases", None)
+    config = RepoConfig(
+        allow=v.strings(labels.get("allow", []), "labels.allow"),
+        exclude=v.strings(labels.get("exclude", []), "labels.exclude"),
+        aliases={str(k): v.string(val, f"labels.aliases.{k}") for k, val in aliases.items()},
+        exclusive=v.strings(labels.get("exclusive", []), "labels.exclusive"),
+        default_threshold=v.probability(thresholds["default"], "thresholds.default") if "default" in thresholds else None,
+        thresholds={str(k): v.probability(val, f"thresholds.per_label.{k}") for k, val in per_label.items()},
+        max_labels=v.integer(root.get("max_labels", 1), "max_labels", 1, 10),
+        dry_run=v.boolean(root.get("dry_run", True), "dry_run"),
+        comment=v.boolean(root.get("comment", False), "comment"),
+        pull_requests=v.boolean(root.get("pull_requests", False), "pull_requests"),
+        schedule=v.cron(training["schedule"], "training.schedule") if training.get("schedule") is not None else None,
+        min_new_labels=(v.integer(training["min_new_labels"], "training.min_new_labels", 1, 100000)
+                        if training.get("min_new_labels") is not None else None),
+    )
+    overlap = set(config.allow) & set(config.exclude)
+    if overlap:
+        raise ConfigError(f"{source}: labels {sorted(overlap)} are both allowed and excluded; keep them in one list")
+    return config
+
+
+class _Validator:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(f"{self.source}: {where or 'the file'} must be {expected}, got {value!r:.80}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str] | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, "a mapping", value)
+        if allowed is not None:
+            unknown = sorted(set(map(str, value)) - allowed)
+            if unknown:
+                raise ConfigError(f"{self.source}: unknown key(s) {unknown} in {where or 'the top level'}; "
+                                  f"allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def string(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "a non-empty string", value)
+        return value
+
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(where, "a list of label names", value)
+        return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+    def probability(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise self.fail(where, "a number in (0, 1]", value)
+        return float(value)
+
+    def integer(self, value: Any, where: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(where, f"a whole number from {low} to {high}", value)
+        return value
+
+    def boolean(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, "true or false", value)
+        return value
+
+    def cron(self, value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(where, "a cron expression such as '0 3 * * SUN' or '@weekly'", value)
+        try:
+            Cron(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.source}: {where}: {exc}") from None
+        return value

@@ -1,0 +1,106 @@
+"""Human label changes as feedback on the labeler's predictions, the locks they set, and the review queue.
+
+A feedback record judges one predicted label (``judged_label``): ``confirmed`` (a human kept
+or added it), ``corrected`` (a human removed it, or applied a different label of the same
+exclusive group), or ``missed`` (a human applied a label where the labeler had added nothing
+of that group). The same records come from GitHub label events and from the dashboard's
+review queue (``source``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from triage.domain.errors import InputError, NotFoundError
+from triage.ports.records import FEEDBACK, LOCKS, PREDICTIONS, Feedback, Lock, now_iso
+from triage.ports.stores import DocumentStore
+
+REVIEW_ACTIONS = {"confirm": "labeled", "reject": "unlabeled"}
+
+
+def latest_prediction(docs: DocumentStore, repo: str, number: int) -> dict[str, Any] | None:
+    """The most recent recorded decision for an issue, or None."""
+    found = docs.query(PREDICTIONS, repo, number=number)
+    return max(found, key=lambda d: d.get("decided_at", "")) if found else None
+
+
+def _same_group(prediction: dict[str, Any], a: str, b: str) -> bool:
+    """Whether two labels exclude each other under the prediction's policy (single-label: all do)."""
+    if prediction.get("single_label", True):
+        return True
+    return any(fnmatch.fnmatchcase(a, p) and fnmatch.fnmatchcase(b, p) for p in prediction.get("exclusive", ()))
+
+
+def judge(prediction: dict[str, Any] | None, label: str, action: str) -> tuple[str, str | None, float | None]:
+    """(verdict, judged label, its score) for a human's ``labeled``/``unlabeled`` of ``label``.
+
+    ``unrelated`` when there is no prediction or the change does not concern what was predicted.
+    """
+    if prediction is None:
+        return "unrelated", None, None
+    predicted = {a["label"]: float(a["score"]) for a in prediction.get("add", [])}
+    if action == "unlabeled":
+        return ("corrected", label, predicted[label]) if label in predicted else ("unrelated", None, None)
+    if label in predicted:
+        return "confirmed", label, predicted[label]
+    rival = next((p for p in predicted if _same_group(prediction, p, label)), None)
+    if rival is not None:
+        return "corrected", rival, predicted[rival]
+    return "missed", label, None
+
+
+def verdict(prediction: dict[str, Any] | None, label: str, action: str) -> str:
+    """The verdict alone (see :func:`judge`)."""
+    return judge(prediction, label, action)[0]
+
+
+def record_label_event(docs: DocumentStore, repo: str, number: int, label: str, action: str, actor: str,
+                       at: str | None, delivery: str, source: str = "github") -> dict[str, Any]:
+    """Store a human label change as feedback and lock the label for the issue; return the feedback record."""
+    prediction = latest_prediction(docs, repo, number)
+    outcome, judged, score = judge(prediction, label, action)
+    record = Feedback(id=delivery, repo=repo, number=number, label=label, action=action, actor=actor,
+                      at=at or now_iso(), verdict=outcome, judged_label=judged, score=score, source=source,
+                      model_version=prediction.get("model_version") if prediction else None).to_doc()
+    docs.upsert(FEEDBACK, record)
+    docs.upsert(LOCKS, Lock(id=f"{number}:{label}", repo=repo, number=number, label=label,
+                            state="added" if action == "labeled" else "removed", by=actor, at=record["at"]).to_doc())
+    return record
+
+
+def record_review(docs: DocumentStore, repo: str, number: int, label: str, verdict: str, actor: str) -> dict[str, Any]:
+    """A maintainer's confirm/reject of a predicted label, stored exactly like the GitHub label event it stands for.
+
+    Raises :class:`InputError` for a verdict other than ``confirm``/``reject`` and
+    :class:`NotFoundError` when the issue's latest prediction did not propose ``label``.
+    """
+    if verdict not in REVIEW_ACTIONS:
+        raise InputError(f"review verdict must be one of {sorted(REVIEW_ACTIONS)}, got {verdict!r}")
+    prediction = latest_prediction(docs, repo, number)
+    if prediction is None or label not in {a["label"] for a in prediction.get("add", [])}:
+        raise NotFoundError(f"issue #{number} of {repo} has no prediction of {label!r} to review")
+    # One review per issue and label: reviewing again replaces the earlier verdict.
+    return record_label_event(docs, repo, number, label, REVIEW_ACTIONS[verdict], actor, None,
+                              delivery=f"review:{number}:{label}", source="review")
+
+
+def review_queue(docs: DocumentStore, repo: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Predicted labels no human has judged yet, newest first (each issue's latest prediction only)."""
+    latest: dict[int, dict[str, Any]] = {}
+    for p in docs.query(PREDICTIONS, repo):
+        if p.get("add") and p.get("decided_at", "") >= latest.get(p["number"], {}).get("decided_at", ""):
+            latest[p["number"]] = p
+    touched = {(lock["number"], lock["label"]) for lock in docs.query(LOCKS, repo)}
+    judged = {(f["number"], f.get("judged_label")) for f in docs.query(FEEDBACK, repo)}
+    pending = [{"number": p["number"], "label": a["label"], "score": float(a["score"]),
+                "model_version": p.get("model_version"), "decided_at": p.get("decided_at"),
+                "dry_run": bool(p.get("dry_run", True))}
+               for p in latest.values() if p.get("add") for a in p["add"]
+               if (p["number"], a["label"]) not in touched | judged]
+    return sorted(pending, key=lambda r: (r["decided_at"] or "", r["number"]), reverse=True)[:limit]
+
+
+def removed_labels(docs: DocumentStore, repo: str, number: int) -> frozenset[str]:
+    """Labels a human removed from the issue (and has not re-added), per the locks."""
+    return frozenset(d["label"] for d in docs.query(LOCKS, repo, number=number, state="removed"))

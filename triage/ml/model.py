@@ -1,0 +1,125 @@
+"""Loading a trained model and predicting label probabilities.
+
+The serving path uses ONNX Runtime, ``tokenizers`` and NumPy only (no torch). A model is a
+folder (or blob prefix) written by ``training_job``: ``model.onnx`` (and ``model.int8.onnx``),
+``tokenizer.json``, ``manifest.json``, and ``lexical.npz`` when the model is an ensemble of
+the fine-tuned encoder and a lexical (TF-IDF) model, blended with the manifest's weight.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from triage.domain.cleaning import issue_text, lexical_text
+from triage.domain.errors import NotFoundError, TrainingError
+from triage.ml.lexical import LexicalModel
+from triage.ports.stores import BlobStore
+
+MODEL_FILES = ("model.onnx", "tokenizer.json", "manifest.json")
+LEXICAL_FILE = "lexical.npz"
+
+
+class Classifier:
+    """A trained issue classifier: text in, one probability per label out."""
+
+    def __init__(self, onnx_model: bytes | str, tokenizer_json: str, manifest: Mapping[str, Any], threads: int = 0,
+                 lexical: bytes | None = None) -> None:
+        self.manifest = dict(manifest)
+        self.labels: list[str] = list(manifest["labels"])
+        self.single_label = manifest["mode"] == "single"
+        self.thresholds: dict[str, float] = dict(manifest["thresholds"]["per_label"])
+        self.boilerplate = frozenset(manifest.get("boilerplate", ()))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+        self._tokenizer = Tokenizer.from_str(tokenizer_json)
+        self._tokenizer.enable_truncation(max_length=int(manifest["max_tokens"]))
+        pad = manifest.get("pad_token", "[PAD]")
+        self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id(pad) or 0, pad_token=pad)
+        ensemble = manifest.get("ensemble") or {}
+        self.encoder_weight = float(ensemble.get("encoder_weight", 1.0))
+        self._lexical = LexicalModel.from_bytes(lexical) if lexical is not None and self.encoder_weight < 1 else None
+
+    @classmethod
+    def from_dir(cls, path: str | Path, threads: int = 0, onnx_file: str = "") -> Classifier:
+        """Load a model folder written by the training job (``onnx_file``: serve this file, not the manifest's)."""
+        path = Path(path)
+        missing = [name for name in (*MODEL_FILES, onnx_file) if name and not (path / name).is_file()]
+        if missing:
+            raise NotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
+        manifest = json.loads((path / "manifest.json").read_text())
+        lexical = path / LEXICAL_FILE
+        return cls(str(path / (onnx_file or serving_file(manifest))), (path / "tokenizer.json").read_text(), manifest,
+                   threads, lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
+
+    @classmethod
+    def from_store(cls, store: BlobStore, prefix: str, threads: int = 0) -> Classifier:
+        """Load a model stored under ``prefix`` (for example ``models/owner/repo/VERSION``)."""
+        local = store.local_path(prefix)
+        if local is not None and local.is_dir():
+            return cls.from_dir(local, threads)
+        try:
+            manifest = json.loads(store.get(f"{prefix}/manifest.json"))
+            lexical = store.get(f"{prefix}/{LEXICAL_FILE}") if manifest.get("ensemble") else None
+            return cls(store.get(f"{prefix}/{serving_file(manifest)}"), store.get(f"{prefix}/tokenizer.json").decode(),
+                       manifest, threads, lexical)
+        except NotFoundError as exc:
+            raise NotFoundError(f"model {prefix} is incomplete or missing: {exc}") from exc
+
+    @property
+    def version(self) -> str:
+        """The model version from its manifest."""
+        return str(self.manifest.get("version", "unknown"))
+
+    def encode(self, title: str, body: str) -> dict[str, str]:
+        """The model's inputs for an issue, cleaned as in training: ``text`` (encoder) and ``lexical``."""
+        return {"text": issue_text(title, body, self.boilerplate), "lexical": lexical_text(title, body)}
+
+    def predict_rows(self, rows: Sequence[Mapping[str, Any]], batch_size: int = 32) -> np.ndarray:
+        """Probabilities of shape ``(len(rows), len(labels))`` for rows with ``text`` (and ``lexical``)."""
+        probs = self.encoder_proba([row["text"] for row in rows], batch_size)
+        if self._lexical is None:
+            return probs
+        lexical = self._lexical.predict_proba([row.get("lexical") or row["text"] for row in rows])
+        return self.encoder_weight * probs + (1 - self.encoder_weight) * lexical
+
+    def encoder_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """The fine-tuned encoder's probabilities alone, for already-cleaned texts."""
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            encodings = self._tokenizer.encode_batch(list(texts[start:start + batch_size]))
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            logits = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+            out[start:start + len(encodings)] = _activate(logits, self.single_label)
+        if not np.isfinite(out).all():
+            raise TrainingError(f"model {self.version} produced non-finite scores; retrain it")
+        return out
+
+    def scores(self, title: str, body: str) -> dict[str, float]:
+        """Label → probability for one issue, highest first."""
+        probs = self.predict_rows([self.encode(title, body)])[0]
+        order = np.argsort(-probs)
+        return {self.labels[j]: float(probs[j]) for j in order}
+
+
+def serving_file(manifest: Mapping[str, Any]) -> str:
+    """The ONNX file to serve: int8 when training found it as good as fp32, else fp32."""
+    return str(manifest.get("serving", {}).get("file", "model.onnx"))
+
+
+def _activate(logits: np.ndarray, single_label: bool) -> np.ndarray:
+    if single_label:
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=1, keepdims=True)
+    return 1.0 / (1.0 + np.exp(-logits))

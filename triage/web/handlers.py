@@ -1,0 +1,118 @@
+"""The dashboard's two handlers: ``GET /api/dashboard[?repo=owner/name]`` shows one repository (see
+:mod:`triage.web.view`); ``POST /api/dashboard/review`` records a maintainer's Confirm/Reject of a predicted label.
+
+The Functions triggers (``functions/dashboard.py``) and the local server (:mod:`triage.web.local_server`)
+only translate HTTP to :class:`~triage.web.http.WebRequest` and :class:`~triage.web.http.WebResponse`.
+Every request is authenticated here (:mod:`triage.web.auth`), every POST is CSRF-checked, every field
+validated.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
+
+from triage.app.bootstrap import Services
+from triage.app.learning_loop import after_feedback, retrain_due
+from triage.app.status import repositories
+from triage.domain.errors import InputError, NotFoundError
+from triage.learning.feedback import record_review
+from triage.web.auth import DashboardAuth, Denied
+from triage.web.http import (
+    WebRequest,
+    WebResponse,
+    error_response,
+    page_response,
+    redirect,
+    status_for,
+)
+from triage.web.page import render_dashboard
+from triage.web.view import dashboard_view
+
+MAX_LABEL = 200
+VERDICTS = ("confirm", "reject")
+
+
+def _denied(denied: Denied, auth: DashboardAuth, base: str) -> WebResponse:
+    if denied.status == 401 and auth.mode == "easyauth":
+        # App Service Authentication's own sign-in endpoint, back to the dashboard afterwards.
+        sign_in = f"/.auth/login/aad?post_login_redirect_uri={quote(base, safe='/')}"
+        return error_response(401, denied.message, link=(sign_in, "Sign in with Microsoft Entra ID"))
+    return error_response(denied.status, denied.message)
+
+
+def auth_for(s: Services) -> DashboardAuth:
+    """The dashboard's authentication from the app's settings."""
+    return DashboardAuth.from_settings(s.config.dashboard, s.settings.home, embedded=s.config.storage.embedded)
+
+
+def handle_dashboard(s: Services, request: WebRequest, auth: DashboardAuth | None = None) -> WebResponse:
+    """``GET`` the dashboard: log in with ``?token=`` (token mode), else render the page for a maintainer."""
+    auth = auth or auth_for(s)
+    if request.method != "GET":
+        return error_response(405, "use GET")
+    if "token" in request.query and auth.mode == "token" and not auth.disabled:
+        cookie = auth.login(request.query["token"], request, path=request.path)
+        if cookie is None:
+            return error_response(401, "the token in the URL is wrong", hint="Open the login URL that `triage dashboard` "
+                               "printed, or use the value of TRIAGE_DASHBOARD_TOKEN.")
+        rest = {k: v for k, v in request.query.items() if k != "token"}
+        return redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), **{"Set-Cookie": cookie})
+    session = auth.session(request)
+    if isinstance(session, Denied):
+        return _denied(session, auth, request.path)
+    repos = repositories(s)
+    repo = request.query.get("repo") or (repos[0] if repos else None)
+    if repo is not None and repo not in repos:
+        return error_response(404, f"no repository {repo!r} here; known: {', '.join(repos) or 'none'}")
+    nonce = secrets.token_urlsafe(16)
+    view = dashboard_view(s, repo) if repo else None
+    page = render_dashboard(view, repos, identity=session.identity, csrf=auth.csrf_token(session), nonce=nonce,
+                            base=request.path)
+    return page_response(200, page, nonce)
+
+
+def handle_review(s: Services, request: WebRequest,
+                  auth: DashboardAuth | None = None) -> tuple[WebResponse, str | None]:
+    """``POST`` a Confirm/Reject; returns the response and the repository whose retraining is now due, if any."""
+    auth = auth or auth_for(s)
+    if request.method != "POST":
+        return error_response(405, "use POST"), None
+    base = request.path.removesuffix("/review")
+    session = auth.session(request)
+    if isinstance(session, Denied):
+        return _denied(session, auth, base), None
+    try:
+        form = request.form()
+    except InputError as exc:
+        return error_response(400, str(exc)), None
+    refused = auth.check_post(session, request, form.get("csrf", ""))
+    if refused:
+        return _denied(refused, auth, base), None
+    try:
+        repo, number, label, verdict = _review_fields(form, repositories(s))
+        record = record_review(s.docs, repo, number, label, verdict, actor=session.identity)
+    except (NotFoundError, InputError) as exc:
+        return error_response(status_for(exc), str(exc)), None
+    after_feedback(s, repo, [record])
+    due = retrain_due(s, repo)
+    return redirect(f"{base}?repo={quote(repo, safe='')}#review"), (repo if due else None)
+
+
+def _review_fields(form: Mapping[str, str], repos: list[str]) -> tuple[str, int, str, str]:
+    missing = [name for name in ("repo", "number", "label", "verdict") if not form.get(name)]
+    if missing:
+        raise InputError(f"the review form lacks {', '.join(missing)}")
+    repo, number, label, verdict = form["repo"], form["number"], form["label"], form["verdict"]
+    if repo not in repos:
+        raise InputError(f"{repo!r} is not a repository of this app; known: {', '.join(repos) or 'none'}")
+    if not number.isascii() or not number.isdigit() or not 0 < int(number) < 10**9:
+        raise InputError(f"issue number {number!r} is not a positive integer")
+    if len(label) > MAX_LABEL or not label.isprintable():
+        raise InputError(f"label {label[:50]!r} is not a label name (printable, at most {MAX_LABEL} characters)")
+    if verdict not in VERDICTS:
+        raise InputError(f"verdict {verdict!r} must be one of {', '.join(VERDICTS)}")
+    return repo, int(number), label, verdict
+
+
