@@ -1,6 +1,12 @@
-// issue-triage on Azure: `azd up` provisions this (subscription scope: it creates the resource group),
-// deploys the Function App code, then the postdeploy hook subscribes model_created to Event Grid.
-// See infra/README.md for the resource map, identities and roles, and README "Deploy to Azure" for the steps.
+// issue-triage on Azure: `azd up` provisions this (subscription scope: it creates the resource group) and deploys the
+// Function App code; the hooks do what depends on deployed code or on the date (azure.yaml, infra/hooks/):
+// preprovision checks the subscription before anything is created, postprovision sets the dashboard secret and the
+// budget, postdeploy subscribes model_created to Event Grid and runs the smoke test.
+// See infra/README.md for the resource map, identities and roles, and docs/deploy.md for the steps.
+//
+// Provisioning twice, or in a later month, must succeed by construction, so nothing here depends on deployed code or on
+// dates: no listKeys of the Functions host (a restarting host answers ServiceUnavailable, Azure/azure-functions-host#5722)
+// and no budget (its start date cannot be updated, Azure/azure-quickstart-templates#7095, Azure/bicep#7149).
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -94,7 +100,7 @@ param functionMaximumInstances int = 40
 ])
 param functionInstanceMemoryMB int = 2048
 
-@description('GPU VM size of the training cluster (needs quota for its family in the region).')
+@description('GPU VM size of the training cluster (needs Azure ML quota for its family in the region; the preprovision hook checks).')
 param gpuVmSize string = 'Standard_NC4as_T4_v3'
 
 @description('LowPriority nodes cost a fraction of Dedicated ones but can be evicted (the job then restarts).')
@@ -118,22 +124,19 @@ param gpuIdleMinutesBeforeScaleDown int = 10
 @minValue(10)
 param amlTimeoutMinutes int = 180
 
-@description('Monthly budget of the resource group, in the subscription\'s billing currency.')
-@minValue(1)
-param budgetAmount int = 30
+@description('Base image of the training jobs (TRIAGE_AML_IMAGE); empty: the app\'s default, Microsoft\'s public Azure ML CUDA image. The smoke test checks that it resolves.')
+param amlImage string = ''
 
-@description('Comma-separated e-mail addresses for the budget alerts (80 % actual, 100 % forecast).')
-@minLength(3)
-param budgetContactEmails string
+@description('Create a container registry so that Azure ML builds the training image from training_job/environment/conda.yml (about $5 a month). false (default): jobs run on the public Azure ML base image and install their packages when they start (a few minutes more per job).')
+param useContainerRegistry bool = false
 
-@description('First day of the budget\'s first month (yyyy-MM-01); set once per environment by the preprovision hook.')
-param budgetStartDate string
+@description('Always-ready instances for the Durable Functions group (Microsoft\'s recommendation for Flex Consumption is 1); each bills its instance memory around the clock, about $21 a month at 2048 MB. 0: orchestrations wake on demand.')
+@minValue(0)
+@maxValue(10)
+param durableAlwaysReadyInstances int = 0
 
 @description('Daily Log Analytics ingestion cap in GB (-1: none).')
 param logDailyCapGb int = 1
-
-@description('Subscribe model_created to BlobCreated events. Set to true by the postdeploy hook once the code (and its blobs_extension system key) exists; false on a first provision.')
-param enableModelEvents bool = false
 
 // ---------------------------------------------------------------------------------------------------------------
 // Names
@@ -224,6 +227,7 @@ module ml 'modules/ml.bicep' = {
     workspaceStorageAccountName: 'stml${resourceToken}'
     workspaceKeyVaultName: 'kvml-${resourceToken}'
     containerRegistryName: 'cr${resourceToken}'
+    useContainerRegistry: useContainerRegistry
     computeName: amlComputeName
     vmSize: gpuVmSize
     vmPriority: gpuVmPriority
@@ -277,31 +281,20 @@ module functionApp 'modules/functionapp.bicep' = {
     amlComputeName: ml.outputs.computeName
     amlDatastoreName: ml.outputs.datastoreName
     amlTimeoutMinutes: amlTimeoutMinutes
+    amlBuildImage: useContainerRegistry
+    amlImage: amlImage
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
   }
   // Reading the outputs of monitoring, storage, cosmos, keyVault and ml also orders this module after their role
   // assignments: the host starts as soon as the app exists, with its data-plane roles already in place.
 }
 
-module modelEvents 'modules/model-events.bicep' = if (enableModelEvents) {
-  name: 'model-events'
-  scope: rg
-  params: {
-    systemTopicName: storage.outputs.systemTopicName
-    functionAppName: functionApp.outputs.functionAppName
-    containerName: storage.outputs.dataContainerName
-  }
-}
-
-module budget 'modules/budget.bicep' = {
-  name: 'budget'
-  scope: rg
-  params: {
-    budgetName: 'budget-${environmentName}'
-    amount: budgetAmount
-    contactEmails: split(replace(budgetContactEmails, ' ', ''), ',')
-    startDate: budgetStartDate
-  }
-}
+// Not here, on purpose (see the top of this file):
+// - the Event Grid subscription of model_created (modules/model-events.bicep) needs the host's blobs_extension key: the
+//   postdeploy hook deploys it, with retries, once the code runs, as Microsoft's Event Grid blob-trigger azd sample
+//   (Azure-Samples/functions-quickstart-python-azd-eventgrid-blob) creates its subscription in a post-deploy script;
+// - the monthly budget (modules/budget.bicep) is created by the postprovision hook only when the resource group has
+//   none, with the current month as its start date, and is then only ever updated with its own start date.
 
 // ---------------------------------------------------------------------------------------------------------------
 // Outputs: azd stores them in .azure/<env>/.env; the hooks and the README's commands read them.
@@ -332,4 +325,3 @@ output AZURE_ML_WORKSPACE_NAME string = ml.outputs.workspaceName
 output AZURE_ML_COMPUTE_NAME string = ml.outputs.computeName
 output AZURE_ML_DATASTORE_NAME string = ml.outputs.datastoreName
 output AZURE_CONTAINER_REGISTRY_NAME string = ml.outputs.containerRegistryName
-output TRIAGE_BUDGET_START_DATE string = budgetStartDate

@@ -13,7 +13,7 @@ param accountName string
 @description('Principal id of the Function App identity.')
 param appPrincipalId string
 
-// triage/bootstrap.py DATABASE and the logical containers of triage/ (ingest, labeler, feedback, registry,
+// The app's DATABASE and the logical containers of its core package (ingest, labeler, feedback, registry,
 // training, scraper, intake, jobs, tuning); each is partitioned by repository.
 var databaseName = 'triage'
 var containerNames = [
@@ -93,15 +93,21 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
   }
 }]
 
-// Cosmos DB Built-in Data Contributor scoped to the `triage` database: read, write, query and delete items; no
-// control-plane rights and nothing outside this database.
+// Cosmos DB Built-in Data Contributor on this account (which holds only the `triage` database): read, write, query and
+// delete items; no control-plane rights (databases and containers are declared above). Scoped to the account, not the
+// database: the SDKs issue metadata requests when they start (the account's global configuration and regions) under
+// the readMetadata action, and what that action allows depends on the scope of the assignment
+// (learn.microsoft.com/azure/cosmos-db/how-to-setup-rbac#metadata-requests, whose Bicep example assigns the account
+// scope); narrower scopes fail those reads with 403 substatus 5301 (Azure/azure-cosmos-dotnet-v3#3638).
 resource appDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
   parent: account
-  name: guid(account.id, appPrincipalId, cosmosDataContributorRoleId)
+  // A name of its own for the account scope: an environment that has the earlier database-scoped assignment gets a
+  // second one instead of an in-place change of scope, which these templates do not rely on the API accepting.
+  name: guid(account.id, appPrincipalId, cosmosDataContributorRoleId, 'account')
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDataContributorRoleId}'
     principalId: appPrincipalId
-    scope: '${account.id}/dbs/${databaseName}'
+    scope: account.id
   }
   dependsOn: [
     database

@@ -1,8 +1,17 @@
 // App Service Authentication ("Easy Auth") with Microsoft Entra ID on the Function App, for the maintainer dashboard
 // (schema: Microsoft.Web sites/config 'authsettingsV2'). functionapp.bicep deploys it once the maintainer has
-// registered the app (dashboardClientId; README "Deploy to Azure"). The platform then signs users in, passes
-// X-MS-CLIENT-PRINCIPAL-NAME/-ID to the app and sets WEBSITE_AUTH_ENABLED=True, which triage/dashboard_auth.py
-// requires before it trusts those headers; the code admits only TRIAGE_DASHBOARD_MAINTAINERS.
+// registered the app (dashboardClientId; docs/deploy.md step 7). The platform then signs users in, passes
+// X-MS-CLIENT-PRINCIPAL-NAME/-ID to the app and sets WEBSITE_AUTH_ENABLED=True, which the app's dashboard
+// authentication requires before it trusts those headers; the code admits only TRIAGE_DASHBOARD_MAINTAINERS.
+//
+// On Flex Consumption, as on Linux Consumption, App Service Authentication runs inside the Functions host
+// (JobHostEasyAuthMiddleware, registered for every Linux consumption SKU including Flex), and the host turns it on only
+// when WEBSITE_AUTH_ENABLED is true: the host sets that variable from the site's authentication settings when the
+// instance is assigned (HostAssignmentContext.ApplyAppSettings) and passes its environment to the Python worker
+// (FunctionEnvironmentReloadRequest). So the sign-in and the app's check read the same variable: the dashboard
+// redirects to the sign-in (302) exactly when the code will trust the headers. Source: Azure/azure-functions-host,
+// src/WebJobs.Script.WebHost (WebScriptHostBuilderExtension.cs, Models/HostAssignmentContext.cs); not documented,
+// hence the smoke test (infra/hooks/smoke.sh) checks the 302 after every deployment.
 
 @description('Function App name.')
 param functionAppName string
@@ -73,8 +82,13 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
       }
     }
     login: {
+      // Token store off. On Linux it keeps the provider tokens in the app's shared file system (/home/data/.auth), which
+      // Flex Consumption does not have (no content share; the alternative, a blob store, needs a SAS URL in a setting).
+      // The app reads only the X-MS-CLIENT-PRINCIPAL-* headers, which the platform injects with or without a token
+      // store (learn.microsoft.com/azure/app-service/configure-authentication-user-identities); only the
+      // X-MS-TOKEN-AAD-* headers and /.auth/me need it.
       tokenStore: {
-        enabled: true
+        enabled: false
       }
     }
   }

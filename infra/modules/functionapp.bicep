@@ -125,6 +125,26 @@ param amlDatastoreName string
 @description('Minutes after which Azure ML cancels a training job (TRIAGE_AML_TIMEOUT_MINUTES).')
 param amlTimeoutMinutes int
 
+@description('Whether Azure ML builds training_job/environment/conda.yml into an image in the workspace\'s container registry (TRIAGE_AML_BUILD_IMAGE, true only with useContainerRegistry); false: the job runs on the public base image and installs its packages when it starts.')
+param amlBuildImage bool = false
+
+@description('Base image of the training jobs (TRIAGE_AML_IMAGE); empty: the app\'s default image.')
+param amlImage string = ''
+
+@description('Always-ready instances of the `durable` function group (orchestrators, activities, entities). Microsoft recommends 1 for Durable Functions on Flex Consumption; each one bills its memory around the clock (docs/deploy.md, cost), so the default is 0.')
+@minValue(0)
+@maxValue(10)
+param durableAlwaysReadyInstances int = 0
+
+// Durable Functions on Flex Consumption: Microsoft recommends a queue polling interval of 10 seconds or less (the
+// default is 30 s), because Flex is more sensitive to queue polling delays, and one always-ready instance for the
+// `durable` group (durableAlwaysReadyInstances): learn.microsoft.com/azure/azure-functions/durable/
+// durable-functions-azure-storage-provider#flex-consumption-plan. The interval is set here as a host.json override
+// (AzureFunctionsJobHost__<path>, learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values),
+// so it applies in Azure only; locally the 30 s default is fine. More frequent polls cost storage transactions only
+// while an instance is running.
+var durableMaxQueuePollingInterval = '00:00:10'
+
 // Every setting the functions read in Azure (local.settings.example.json lists the local equivalents).
 // FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION are not set: Flex takes them from functionAppConfig.runtime.
 // They are part of the site itself (siteConfig.appSettings), so the host starts with its identity-based storage.
@@ -135,17 +155,19 @@ var appSettings = {
   AzureWebJobsStorage__blobServiceUri: blobEndpoint
   AzureWebJobsStorage__queueServiceUri: queueEndpoint
   AzureWebJobsStorage__tableServiceUri: tableEndpoint
-  // The TRIAGE_STORAGE connection of the queue and blob triggers, also read by triage/bootstrap.py.
+  // The TRIAGE_STORAGE connection of the queue and blob triggers, also read by the app's bootstrap.
   TRIAGE_STORAGE__blobServiceUri: blobEndpoint
   TRIAGE_STORAGE__queueServiceUri: queueEndpoint
   TRIAGE_STORAGE__credential: 'managedidentity'
   TRIAGE_STORAGE__clientId: identityClientId
-  // Cosmos DB documents (triage/bootstrap.py), identity-based.
+  // Cosmos DB documents (the app's bootstrap), identity-based.
   TRIAGE_COSMOS__accountEndpoint: cosmosEndpoint
   TRIAGE_COSMOS__credential: 'managedidentity'
   TRIAGE_COSMOS__clientId: identityClientId
   // DefaultAzureCredential in the app's own SDK calls (Blob, Queue, Cosmos, Azure ML) picks this identity.
   AZURE_CLIENT_ID: identityClientId
+  // Durable task hub polling (see durableMaxQueuePollingInterval above).
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__maxQueuePollingInterval: durableMaxQueuePollingInterval
   // Telemetry: Entra-authenticated ingestion with the same identity.
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
@@ -160,9 +182,9 @@ var appSettings = {
   TRIAGE_DRY_RUN: dryRun ? 'true' : 'false'
   TRIAGE_BOT_LOGIN: botLogin
   TRIAGE_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
-  // The maintainer dashboard (triage/dashboard_auth.py): App Service Authentication signs users in (authsettingsV2
-  // below), the code admits only TRIAGE_DASHBOARD_MAINTAINERS, and it refuses everyone while the platform's own
-  // WEBSITE_AUTH_ENABLED is not True (no dashboardClientId yet). The secret signs the dashboard's CSRF tokens.
+  // The maintainer dashboard (the app's dashboard authentication): App Service Authentication signs users in
+  // (functionapp-auth.bicep), the code admits only TRIAGE_DASHBOARD_MAINTAINERS, and it refuses everyone while the
+  // platform's own WEBSITE_AUTH_ENABLED is not True (no dashboardClientId yet). The secret signs its CSRF tokens.
   TRIAGE_DASHBOARD_AUTH: 'easyauth'
   TRIAGE_DASHBOARD_MAINTAINERS: dashboardMaintainers
   TRIAGE_DASHBOARD_SECRET: '@Microsoft.KeyVault(SecretUri=${dashboardSecretUri})'
@@ -171,13 +193,18 @@ var appSettings = {
   GITHUB_APP_INSTALLATION_ID: githubAppInstallationId
   GITHUB_API_URL: githubApiUrl
   GITHUB_APP_PRIVATE_KEY: '@Microsoft.KeyVault(SecretUri=${privateKeySecretUri})'
-  // Azure ML training (triage/azure_ml.py AzureMLSettings.from_env).
+  // Azure ML training (the app's Azure ML settings, AzureMLSettings.from_env).
   TRIAGE_AML_SUBSCRIPTION_ID: subscription().subscriptionId
   TRIAGE_AML_RESOURCE_GROUP: resourceGroup().name
   TRIAGE_AML_WORKSPACE: amlWorkspaceName
   TRIAGE_AML_COMPUTE: amlComputeName
   TRIAGE_AML_DATASTORE: amlDatastoreName
   TRIAGE_AML_TIMEOUT_MINUTES: string(amlTimeoutMinutes)
+  // true only when main.bicep creates the workspace's container registry (useContainerRegistry): without one, an image
+  // build would make Azure ML create a registry of its own, outside these templates.
+  TRIAGE_AML_BUILD_IMAGE: amlBuildImage ? 'true' : 'false'
+  // Empty means the app's default (a public Azure ML base image); the smoke test checks the same image resolves.
+  TRIAGE_AML_IMAGE: amlImage
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -200,6 +227,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_17:Client certificates cannot be required: GitHub's webhook deliveries do not present one.
   //checkov:skip=CKV_AZURE_212:Flex Consumption scales instances per demand (no worker count or always-ready instances, which would bill when idle).
   //checkov:skip=CKV_AZURE_213:App Service health-check eviction does not apply to Flex Consumption; /api/health exists for external probes.
+  //checkov:skip=CKV_AZURE_78:ARM rejects siteConfig.ftpsState on Flex Consumption (error 51021); FTP is off through the ftp basicPublishingCredentialsPolicies below.
   name: functionAppName
   location: location
   tags: union(tags, {
@@ -219,9 +247,15 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     publicNetworkAccess: 'Enabled'
     keyVaultReferenceIdentity: identityId
     siteConfig: {
+      // Only properties Flex Consumption accepts. ARM refuses a Flex site whose siteConfig carries ftpsState (error
+      // 51021 "The following site configuration property (Site.SiteConfig.FtpsState) for Flex Consumption sites is
+      // invalid"), and likewise use32BitWorkerProcess, netFrameworkVersion, preWarmedInstanceCount,
+      // functionsRuntimeScaleMonitoringEnabled, functionAppScaleLimit, linuxFxVersion and alwaysOn (runtime and scale
+      // live in functionAppConfig): microsoft/azure-pipelines-tasks#21032, Azure/azure-functions-host#10643,
+      // Azure/terraform-azurerm-avm-res-web-site#283 and #345 (the Azure Verified Module drops them for Flex).
+      // FTP stays off through the `ftp` basicPublishingCredentialsPolicies below.
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [for setting in items(appSettings): {
         name: setting.key
@@ -242,6 +276,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // Always-ready instances of the `durable` group, when asked for (see durableAlwaysReadyInstances).
+        alwaysReady: (durableAlwaysReadyInstances > 0) ? [
+          {
+            name: 'durable'
+            instanceCount: durableAlwaysReadyInstances
+          }
+        ] : []
       }
       runtime: {
         name: 'python'

@@ -1,11 +1,13 @@
-// Azure ML for GPU training (triage/azure_ml.py): a workspace with identity-based system datastores and its
-// own storage account, key vault and container registry; a GPU cluster that scales to zero; and an
-// identity-based blob datastore over the app's `triage` container, where jobs read datasets/ and write models/.
+// Azure ML for GPU training (the app's Azure ML adapter): a workspace with identity-based system datastores and its
+// own storage account and key vault (and a container registry only with useContainerRegistry, ml-registry.bicep); a GPU
+// cluster that scales to zero; and an identity-based blob datastore over the app's `triage` container, where jobs read
+// datasets/ and write models/.
 //
 // Identities: the Function App submits, polls and cancels jobs and uploads the code snapshot (AzureML Data
 // Scientist + blob data on the workspace storage). Jobs run as the cluster's training identity (the job sets no
 // identity, so Azure ML falls back to the compute's managed identity): it reads and writes the `triage`
-// container only, reads the code snapshot / writes logs on the workspace storage, and pulls the image.
+// container only, reads the code snapshot / writes logs on the workspace storage, and pulls the image (AcrPull only
+// when there is a registry).
 // The workspace's own system-assigned identity is granted access to its associated storage, key vault and
 // registry by the Azure ML resource provider when the workspace is created (not by these templates).
 
@@ -24,8 +26,11 @@ param workspaceStorageAccountName string
 @description('Key vault the workspace requires (the app\'s secrets live in a separate vault).')
 param workspaceKeyVaultName string
 
-@description('Container registry for the training environment image.')
+@description('Container registry for a built training environment image (only with useContainerRegistry).')
 param containerRegistryName string
+
+@description('Create a container registry for the workspace, so that Azure ML can build training_job/environment/conda.yml into an image (about $5 a month, Basic). false (default): jobs run on the public base image and install their packages when they start; no registry exists.')
+param useContainerRegistry bool = false
 
 @description('GPU compute cluster name (TRIAGE_AML_COMPUTE).')
 param computeName string
@@ -69,7 +74,6 @@ param trainingPrincipalId string
 var roleIds = {
   azureMLDataScientist: 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 }
 
 resource workspaceStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -125,20 +129,15 @@ resource workspaceKeyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
-  //checkov:skip=CKV_AZURE_139:Basic SKU (cost) has no private endpoints; pulls need an Entra ID token with AcrPull (admin user and anonymous pull are off).
-  //checkov:skip=CKV_AZURE_166:Quarantine is a Premium feature; the registry only holds Azure ML's build of training_job/environment/conda.yml.
-  //checkov:skip=CKV_AZURE_163:Image scanning is Microsoft Defender for Containers, a subscription-level plan, not a registry property.
-  name: containerRegistryName
-  location: location
-  tags: tags
-  sku: {
-    name: 'Basic'
-  }
-  properties: {
-    adminUserEnabled: false
-    anonymousPullEnabled: false
-    publicNetworkAccess: 'Enabled'
+// The registry and the training identity's AcrPull on it, only when images are built (a module, not a conditional
+// resource, so that checkov still evaluates it). Without a registry Azure ML pulls the public base image directly.
+module registry 'ml-registry.bicep' = if (useContainerRegistry) {
+  name: 'ml-registry'
+  params: {
+    location: location
+    tags: tags
+    containerRegistryName: containerRegistryName
+    trainingPrincipalId: trainingPrincipalId
   }
 }
 
@@ -160,23 +159,11 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-04-01' = {
     description: 'issue-triage: fine-tunes the issue labeler on GPU (training_job).'
     storageAccount: workspaceStorage.id
     keyVault: workspaceKeyVault.id
-    containerRegistry: registry.id
+    containerRegistry: useContainerRegistry ? registry.outputs.registryId : null
     systemDatastoresAuthMode: 'identity'
     publicNetworkAccess: 'Enabled'
     hbiWorkspace: false
     v1LegacyMode: false
-  }
-}
-
-// AcrPull for the training identity: the cluster pulls the built environment image with its managed identity
-// (the registry's admin user is disabled). Declared before the cluster so that Azure ML finds it in place.
-resource trainingPullsImages 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, trainingPrincipalId, roleIds.acrPull)
-  scope: registry
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.acrPull)
-    principalId: trainingPrincipalId
-    principalType: 'ServicePrincipal'
   }
 }
 
@@ -207,8 +194,9 @@ resource compute 'Microsoft.MachineLearningServices/workspaces/computes@2024-04-
       remoteLoginPortPublicAccess: 'Disabled'
     }
   }
+  // With a registry, the cluster is created once its identity may pull from it.
   dependsOn: [
-    trainingPullsImages
+    registry
   ]
 }
 
@@ -298,5 +286,5 @@ resource trainingUsesDataContainer 'Microsoft.Authorization/roleAssignments@2022
 output workspaceName string = workspace.name
 output computeName string = compute.name
 output datastoreName string = datastore.name
-output containerRegistryName string = registry.name
+output containerRegistryName string = useContainerRegistry ? registry.outputs.registryName : ''
 output workspaceStorageAccountName string = workspaceStorage.name

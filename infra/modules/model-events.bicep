@@ -1,12 +1,15 @@
 // Event Grid subscription: a new models/{owner}/{name}/{version}/manifest.json in the `triage` container
 // -> the model_created function (blob trigger with source EventGrid), through the blob extension's webhook.
 //
-// Ordering: the webhook URL carries the host's `blobs_extension` system key, which the Functions host creates
-// only once the code with the Event Grid blob trigger has been deployed and the host has started. So this module
-// cannot be part of the first `azd provision`. The azd postdeploy hook (infra/hooks/postdeploy.*) waits for the key,
-// deploys this file with `az deployment group create`, then sets ENABLE_MODEL_EVENTS=true so that later
-// `azd provision` runs (main.bicep, enableModelEvents) keep the subscription in place. The key is read with
-// listKeys at deployment time and never passes through the command line or azd's environment.
+// Deployed only by the postdeploy hook (infra/hooks/postdeploy.*, `az deployment group create`), after every
+// `azd deploy`, never by main.bicep. The webhook URL carries the host's `blobs_extension` system key, which exists only
+// once the code with the Event Grid blob trigger runs, and listKeys asks the running host for it: inside `azd provision`,
+// which re-PUTs the site, a restarting or scaled-to-zero host answers ServiceUnavailable
+// (Azure/azure-functions-host#5722). Microsoft's Event Grid blob-trigger azd sample
+// (Azure-Samples/functions-quickstart-python-azd-eventgrid-blob, scripts/post-up.sh) likewise creates its subscription
+// in a post-deploy script. The hook wakes the host first and retries with backoff, also when Event Grid's validation
+// handshake reaches a cold instance. Deploying it again is idempotent (same name, same filter; a rotated key is picked
+// up). The key is read here with listKeys and never passes through the command line or azd's environment.
 
 @description('Event Grid system topic of the app storage account.')
 param systemTopicName string

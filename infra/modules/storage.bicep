@@ -26,7 +26,7 @@ param appPrincipalId string
 @maxValue(365)
 param softDeleteDays int = 7
 
-// The container and queues the app's code names (triage/bootstrap.py CONTAINER, triage/queues.py LABEL_REQUESTS).
+// The container and queues the app's code names (its CONTAINER and LABEL_REQUESTS constants).
 var dataContainerName = 'triage'
 var queueNames = [
   'label-requests'

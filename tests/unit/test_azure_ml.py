@@ -11,6 +11,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -44,6 +45,7 @@ SDK_DEPRECATIONS = pytest.mark.filterwarnings("ignore::marshmallow.warnings.Mars
 
 SETTINGS = AzureMLSettings(subscription_id="00000000-0000-0000-0000-000000000000", resource_group="rg-triage",
                            workspace="mlw-triage", compute="gpu-cluster", datastore="triage_blobs")
+BUILT = replace(SETTINGS, build_image=True)  # with the workspace's container registry: the image is built once
 REQUEST = JobRequest("dotnet/corefx", "ds-3f2a9c", "20250101T120000Z-3f2a9c", TrainingArguments())
 ENV = {"TRIAGE_AML_SUBSCRIPTION_ID": SETTINGS.subscription_id, "TRIAGE_AML_RESOURCE_GROUP": "rg-triage",
        "TRIAGE_AML_WORKSPACE": "mlw-triage", "TRIAGE_AML_COMPUTE": "gpu-cluster", "TRIAGE_AML_DATASTORE": "triage_blobs"}
@@ -67,16 +69,21 @@ def test_job_fields() -> None:
     job = build_job(REQUEST, SETTINGS, REPO_ROOT)
     assert job.name == job_name(REQUEST) and job.name.startswith("triage-dotnet_corefx-20250101t120000z-3f2a9c-")
     assert job.command == (
-        "python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}"
+        "conda env create --quiet -p /tmp/triage-env -f training_job/environment/conda.yml && "
+        "/tmp/triage-env/bin/python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}"
         " --version 20250101T120000Z-3f2a9c --args ${{inputs.args}} --device cuda --no-progress")
     data, model, args = job.inputs["data"], job.outputs["model"], job.inputs["args"]
     assert (data.type, data.path, data.mode) == ("uri_folder", DATA_URI, "download")
     assert (args.type, args.path, args.mode) == ("uri_file", ARGS_URI, "download")
     assert (model.type, model.path, model.mode) == ("uri_folder", MODEL_URI, "rw_mount")
     assert job.environment.image == DEFAULT_IMAGE == "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:latest"
+    # No registry by default: the public image as it is, the conda environment created when the job starts.
+    assert job.environment.conda_file is None
+    built = build_job(REQUEST, BUILT, REPO_ROOT)
+    assert built.command.startswith("python -m training_job.train --data ${{inputs.data}}")
     # Anonymous: Azure ML versions it by content hash, so the image is built once per specification.
-    assert job.environment.name == "CliV2AnonymousEnvironment"
-    assert job.environment.conda_file == conda_spec()
+    assert built.environment.name == "CliV2AnonymousEnvironment"
+    assert built.environment.conda_file == conda_spec()
     assert job.compute == "gpu-cluster"
     assert job.experiment_name == "issue-triage-training"
     assert job.display_name == "train dotnet/corefx 20250101T120000Z-3f2a9c"
@@ -89,13 +96,17 @@ def test_job_fields() -> None:
 @SDK_DEPRECATIONS
 def test_job_passes_the_sdk_validation() -> None:
     """The SDK's own offline checks, which create_or_update runs before it sends anything."""
-    result = build_job(REQUEST, SETTINGS, REPO_ROOT)._validate()
-    assert result.passed, result.error_messages
+    for settings in (SETTINGS, BUILT):
+        result = build_job(REQUEST, settings, REPO_ROOT)._validate()
+        assert result.passed, result.error_messages
 
 
 def test_command_is_what_the_training_cli_accepts(tmp_path: Path) -> None:
     words = shlex.split(build_job(REQUEST, SETTINGS, REPO_ROOT).command)
-    assert words[:3] == ["python", "-m", "training_job.train"]
+    assert words[:7] == ["conda", "env", "create", "--quiet", "-p", "/tmp/triage-env", "-f"]
+    assert (REPO_ROOT / words[7]).is_file() and words[8] == "&&"
+    words = words[9:]
+    assert words[:3] == ["/tmp/triage-env/bin/python", "-m", "training_job.train"]
     shallow = TrainingArguments(encoder_layers=2, max_tokens=256)
     (tmp_path / "args.json").write_text(shallow.to_json())
     placeholders = {"${{inputs.data}}": "/mnt/data", "${{outputs.model}}": "/mnt/model",
@@ -160,7 +171,8 @@ def test_serialised_job() -> None:
     spec = job_spec(build_job(REQUEST, SETTINGS, REPO_ROOT))
     assert spec["type"] == "command"
     assert spec["name"] == job_name(REQUEST)
-    assert spec["command"].startswith("python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}")
+    train = "/tmp/triage-env/bin/python -m training_job.train --data ${{inputs.data}} --output ${{outputs.model}}"
+    assert train in spec["command"]
     assert spec["inputs"] == {"data": {"type": "uri_folder", "path": DATA_URI, "mode": "download"},
                               "args": {"type": "uri_file", "path": ARGS_URI, "mode": "download"}}
     assert spec["outputs"] == {"model": {"type": "uri_folder", "path": MODEL_URI, "mode": "rw_mount"}}
@@ -170,8 +182,8 @@ def test_serialised_job() -> None:
     assert spec["tags"]["model_version"] == "20250101T120000Z-3f2a9c"
     assert spec["limits"] == {"timeout": 10800}
     assert Path(spec["code"]) == REPO_ROOT
-    assert spec["environment"]["image"] == DEFAULT_IMAGE
-    assert spec["environment"]["conda_file"] == conda_spec()
+    assert spec["environment"]["image"] == DEFAULT_IMAGE and "conda_file" not in spec["environment"]
+    assert job_spec(build_job(REQUEST, BUILT, REPO_ROOT))["environment"]["conda_file"] == conda_spec()
 
 
 @SDK_DEPRECATIONS
@@ -184,7 +196,7 @@ def test_serialised_job_loads_back_with_the_sdk(tmp_path: Path) -> None:
     assert loaded.command == spec["command"]
     assert (loaded.inputs["data"].path, loaded.inputs["data"].mode) == (DATA_URI, "download")
     assert (loaded.outputs["model"].path, loaded.outputs["model"].mode) == (MODEL_URI, "rw_mount")
-    assert loaded.environment.image == DEFAULT_IMAGE and loaded.environment.conda_file == conda_spec()
+    assert loaded.environment.image == DEFAULT_IMAGE and loaded.environment.conda_file is None
     assert (loaded.compute, loaded.experiment_name, loaded.limits.timeout) == ("gpu-cluster", "issue-triage-training", 10800)
 
 
@@ -351,6 +363,9 @@ def test_settings_from_env() -> None:
                                        "TRIAGE_AML_INPUT_MODE": "ro_mount"})
     assert (custom.output_datastore, custom.image, custom.experiment, custom.timeout_minutes, custom.input_mode) == (
         "models", "img:1", "exp", 45, "ro_mount")
+    # The Bicep always sets these two: an empty image is the default one, and building needs the registry.
+    assert AzureMLSettings.from_env({**ENV, "TRIAGE_AML_IMAGE": "", "TRIAGE_AML_BUILD_IMAGE": "false"}) == SETTINGS
+    assert AzureMLSettings.from_env({**ENV, "TRIAGE_AML_BUILD_IMAGE": "true"}) == BUILT
 
 
 @pytest.mark.parametrize("name", sorted(ENV))

@@ -84,11 +84,24 @@ def job_name(request: JobRequest) -> str:
     return f"triage-{slug}-{digest}"
 
 
-def aml_command(request: JobRequest) -> str:
-    """The job's shell command: the one training command with Azure ML's input and output placeholders."""
-    words = job_command("${{inputs.data}}", "${{outputs.model}}", request.model_version, "${{inputs.args}}",
+#: Without a built image, the job creates the conda environment on the base image when it starts.
+JOB_ENV = "/tmp/triage-env"
+
+
+def aml_command(request: JobRequest, build_image: bool = False) -> str:
+    """The job's shell command: the one training command with Azure ML's input and output placeholders.
+
+    Without a built image (``build_image`` false, the default) it first creates ``conda.yml``'s
+    environment under :data:`JOB_ENV` (the base image's own Python is 3.10; the job needs 3.11).
+    """
+    placeholders = ("${{inputs.data}}", "${{outputs.model}}", "${{inputs.args}}")
+    python = "python" if build_image else f"{JOB_ENV}/bin/python"
+    words = job_command(*placeholders[:2], request.model_version, placeholders[2], python=python,
                         extra=("--device", "cuda", "--no-progress"))
-    return shell_command(words, keep_unquoted=("${{inputs.data}}", "${{outputs.model}}", "${{inputs.args}}"))
+    command = shell_command(words, keep_unquoted=placeholders)
+    if build_image:
+        return command
+    return f"conda env create --quiet -p {JOB_ENV} -f {CONDA_FILE.as_posix()} && {command}"
 
 
 def datastore_uri(datastore: str, path: str) -> str:
@@ -111,8 +124,9 @@ def build_job(request: JobRequest, settings: AzureMLSettings, code_dir: Path = R
 
         # Anonymous (unnamed) environment: Azure ML names it by a hash of image + conda file, so the
         # image is built once per distinct specification and reused by later jobs.
-        environment = Environment(image=settings.image, conda_file=str(conda_file),
-                                  description="issue-triage training_job (training_job/environment/conda.yml)")
+        environment = (Environment(image=settings.image, conda_file=str(conda_file),
+                                   description="issue-triage training_job (training_job/environment/conda.yml)")
+                       if settings.build_image else Environment(image=settings.image))
         data_path = dataset_prefix(request.repo, request.dataset_version)
         model_path = model_prefix(request.repo, request.model_version) + "/"
         input_mode = InputOutputModes.DOWNLOAD if settings.input_mode == "download" else InputOutputModes.RO_MOUNT
@@ -124,7 +138,7 @@ def build_job(request: JobRequest, settings: AzureMLSettings, code_dir: Path = R
             tags={"app": "issue-triage", "repo": request.repo, "dataset_version": request.dataset_version,
                   "model_version": request.model_version},
             code=str(code_dir),
-            command=aml_command(request),
+            command=aml_command(request, settings.build_image),
             inputs={"data": Input(type=AssetTypes.URI_FOLDER, path=datastore_uri(settings.datastore, data_path),
                                   mode=input_mode),
                     "args": Input(type=AssetTypes.URI_FILE, mode=InputOutputModes.DOWNLOAD,

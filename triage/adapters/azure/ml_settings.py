@@ -50,8 +50,12 @@ class AzureMLSettings:
     datastore: str = setting("TRIAGE_AML_DATASTORE", "", _REQUIRED["TRIAGE_AML_DATASTORE"] + ".")
     models_datastore: str = setting("TRIAGE_AML_MODELS_DATASTORE", "", "Datastore the job writes "
                                     "`models/{repo}/{version}/` to; empty: `TRIAGE_AML_DATASTORE`.")
-    image: str = setting("TRIAGE_AML_IMAGE", DEFAULT_IMAGE, "Base Docker image of the job's environment "
-                         "(`training_job/environment/conda.yml` is built on top of it).")
+    image: str = setting("TRIAGE_AML_IMAGE", DEFAULT_IMAGE, "Base Docker image of the training jobs; empty: the "
+                         "default, Microsoft's public Azure ML CUDA image.", parse=lambda text: text.strip() or DEFAULT_IMAGE)
+    build_image: bool = setting("TRIAGE_AML_BUILD_IMAGE", False, "`true`: Azure ML builds "
+                                "`training_job/environment/conda.yml` into an image once (needs the workspace's "
+                                "container registry, ~$5 a month); `false`: each job creates that conda environment "
+                                "on the public base image when it starts (a few minutes; no registry).")
     experiment: str = setting("TRIAGE_AML_EXPERIMENT", "issue-triage-training", "Azure ML experiment of the jobs.")
     timeout_minutes: int = setting("TRIAGE_AML_TIMEOUT_MINUTES", 180, "Azure ML cancels a job that runs longer.",
                                    parse=_positive_minutes)
