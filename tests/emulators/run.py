@@ -39,6 +39,14 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 # SDK signs requests with it, so it has to be valid base64.
 COSMOS_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 
+# GitHub's own descriptions, for the tests that check against them: the REST API (OpenAPI), real webhook
+# payloads, and the signing code of GitHub's SDK.
+OCTOKIT = NODE_MODULES / "@octokit"
+OPENAPI_JSON = OCTOKIT / "openapi" / "generated" / "api.github.com.json"
+WEBHOOK_EXAMPLES = OCTOKIT / "webhooks-examples" / "api.github.com" / "index.json"
+WEBHOOK_METHODS = OCTOKIT / "webhooks-methods" / "package.json"
+OCTOKIT_FILES = (OPENAPI_JSON, WEBHOOK_EXAMPLES, WEBHOOK_METHODS)
+
 Stop = Callable[[], None]
 
 
@@ -61,7 +69,7 @@ def ensure_installed() -> None:
 
 def _installed() -> bool:
     # npm writes node_modules/.package-lock.json last, so its presence means a finished install.
-    return all(p.is_file() for p in (NODE_MODULES / ".package-lock.json", AZURITE_JS, COSMOS_JS))
+    return all(p.is_file() for p in (NODE_MODULES / ".package-lock.json", AZURITE_JS, COSMOS_JS, *OCTOKIT_FILES))
 
 
 def start_azurite(tmpdir: str | os.PathLike[str]) -> tuple[str, Stop]:

@@ -57,7 +57,7 @@ def test_ingest_upserts_one_document_per_issue(tmp_path: Path, docs: SqliteDocum
     doc = docs.get(ISSUES, REPO, "2")
     assert doc is not None and doc["title"] == "Rich" and doc["labels"] == ["area-Net", "bug"]
     assert doc["label_events"][1] == {"label": "bug", "action": "labeled", "actor": "x[bot]", "actor_type": "Bot",
-                                      "at": "2020-01-02T00:00:00Z"}
+                                      "at": "2020-01-02T00:00:00Z", "via_app": None}
 
 
 def test_stored_issues_round_trip_sorted_by_time(tmp_path: Path, docs: SqliteDocumentStore) -> None:

@@ -18,7 +18,8 @@ from triage.adapters.azure.ml_settings import AzureMLSettings
 from triage.adapters.github.settings import GitHubSettings
 from triage.domain import env as envreader
 from triage.domain.env import KEY_VAULT_REFERENCE, between, setting
-from triage.domain.errors import ConfigError
+from triage.domain.errors import ConfigError, InputError
+from triage.domain.issues import check_repo
 from triage.domain.schedule import Cron
 from triage.ports.training import TrainingArguments
 
@@ -103,6 +104,13 @@ class Settings:
                               **{k: v for k, v in overrides.items() if k not in training_names})
 
 
+def _repositories(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(dict.fromkeys(check_repo(name) for name in envreader.parse_list(text)))
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _ncrontab(text: str) -> str:
     Cron(text, host=True)
     return text.strip()
@@ -113,7 +121,8 @@ class AppSettings:
     """The Function app's own settings: which repositories, the webhook secret, when to scrape and retrain."""
 
     repositories: tuple[str, ...] = setting("TRIAGE_REPOSITORIES", (), "Comma-separated `owner/name` list the "
-                                            "timers scrape and retrain.")
+                                            "timers scrape and retrain (case does not matter, as on GitHub).",
+                                            parse=_repositories)
     webhook_secret: str = setting("TRIAGE_WEBHOOK_SECRET", "", "The GitHub App's webhook secret (a Key Vault "
                                   "reference in Azure); without it every delivery is refused.", secret=True,
                                   min_length=16)

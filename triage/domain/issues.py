@@ -10,16 +10,26 @@ from typing import Any, Literal
 
 from triage.domain.errors import DataFormatError, InputError
 
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's rules: an owner (user or organisation) has 1-39 letters, digits or single inner hyphens (managed
+# users add "_" and a short code); a repository name has 1-100 letters, digits, "-", "_" or "." and is not
+# "." or "..". Names are case-insensitive on GitHub, so the product keys every repository by its lower case.
+OWNER_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:_[A-Za-z0-9]{1,20})?$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 LabelAction = Literal["labeled", "unlabeled"]
 
 
-def check_repo(repo: str) -> str:
-    """Return ``repo`` if it looks like ``owner/name``; raise :class:`InputError` otherwise."""
-    if not isinstance(repo, str) or not REPO_PATTERN.match(repo):
-        raise InputError(f"repository {repo!r} is not of the form owner/name (for example dotnet/corefx)")
-    return repo
+def check_repo(repo: object) -> str:
+    """``repo`` as the product keys it (``owner/name`` in lower case) if it follows GitHub's naming rules;
+    raise :class:`InputError` otherwise. Every entry point (HTTP, webhook, queue, timers, CLI) calls this."""
+    owner, _, name = repo.partition("/") if isinstance(repo, str) else ("", "", "")
+    if not (OWNER_PATTERN.match(owner) and NAME_PATTERN.match(name) and name not in (".", "..")
+            and len(repo) <= 141):  # type: ignore[arg-type]
+        shown = repr(repo)[:80]
+        raise InputError(f"repository {shown} is not a GitHub repository name: use owner/name, for example "
+                         "dotnet/runtime (owner: letters, digits and single hyphens; name: letters, digits, '-', "
+                         "'_' and '.')")
+    return str(repo).lower()
 
 
 @dataclass(frozen=True)
@@ -31,10 +41,12 @@ class LabelEvent:
     actor: str | None = None
     actor_type: str | None = None  # "User" or "Bot" as GitHub reports it
     at: str | None = None
+    via_app: str | None = None  # slug of the GitHub App that made the change on the actor's behalf
 
     def is_bot(self, bot_login: str | None = None) -> bool:
-        """True if the event was made by a bot account (or by the product's own login)."""
-        if self.actor_type == "Bot":
+        """True if a bot made the change: a bot account, the product's own login, or a GitHub App acting for a
+        user (``performed_via_github_app``): an automation's label is not a maintainer's judgement."""
+        if self.actor_type == "Bot" or self.via_app:
             return True
         if self.actor and self.actor.endswith("[bot]"):
             return True
@@ -61,6 +73,7 @@ class Issue:
     author_association: str | None = None
     is_pull_request: bool = False
     label_events: tuple[LabelEvent, ...] = field(default_factory=tuple)
+    gone: str | None = None  # "deleted" or "transferred": no longer on GitHub here; kept, never learned from
 
     def human_labels(self, bot_login: str | None = None) -> tuple[str, ...]:
         """Current labels whose last ``labeled`` event was not made by a bot."""
@@ -108,6 +121,7 @@ class Issue:
                 author_association=data.get("author_association"),
                 is_pull_request=bool(data.get("is_pull_request", False)),
                 label_events=events,
+                gone=data.get("gone"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(f"malformed issue record ({exc!r}): {str(dict(data))[:200]}") from exc
