@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,23 @@ def app_functions() -> dict[str, Any]:
 def user_function(name: str) -> Any:
     """The Python function behind a registered function."""
     return app_functions()[name].get_user_function()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a GitHub test server answered in a way GitHub's REST description does not allow."""
+    check = sys.modules.get("tests.openapi_check")
+    shared = check.session_summary() if check is not None else None
+    if shared is not None and shared.deviations and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many answers of the GitHub test servers were checked against @octokit/openapi, and what deviated."""
+    check = sys.modules.get("tests.openapi_check")
+    shared = check.session_summary() if check is not None else None
+    if shared is None:
+        return
+    terminalreporter.write_line(f"GitHub test server: {shared.validated} answers checked against @octokit/openapi "
+                                f"{shared.version}, {shared.deviating} deviated ({len(shared.deviations)} problems)")
+    for deviation in shared.deviations[:20]:
+        terminalreporter.write_line(f"  {deviation}", red=True)

@@ -1,0 +1,1 @@
+"""The loopback GitHub REST API for tests, by role; ``tests/github_server.py`` is its public face."""
