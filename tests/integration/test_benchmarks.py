@@ -84,3 +84,25 @@ def test_development_folds_partition_each_label() -> None:
 def test_missing_training_file_is_a_clear_error(tmp_path: Path) -> None:
     done = bench("benchmarks.quality", "area", "--train", str(tmp_path / "nope.jsonl"))
     assert done.returncode == 2 and "nope.jsonl does not exist" in done.stderr
+
+
+def test_cleaning_on_hostile_and_real_bodies(corefx_issues: list[Issue], tmp_path: Path) -> None:
+    source = tmp_path / "issues.jsonl"
+    source.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in corefx_issues[:40]))
+    out = tmp_path / "bench.json"
+    done = bench("benchmarks.cleaning", "--size", "2048", "--repeats", "1", "--issues", str(source), "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    cleaning = json.loads(out.read_text())["cleaning"]
+    assert {"size", "worst_s", "worst_generator", "worst_by_entry_point_s", "median_hostile_s", "timed_out", "hostile",
+            "real", "machine"} <= set(cleaning)
+    entry_points = {"issue_text", "clean_body", "lexical_text"}
+    assert cleaning["hostile"] and all(set(times) == entry_points for times in cleaning["hostile"].values())
+    assert set(cleaning["worst_by_entry_point_s"]) == set(cleaning["median_hostile_s"]) == entry_points
+    assert {"issues", "mean_chars"} | entry_points <= set(cleaning["real"])
+    assert all(set(cleaning["real"][fn]) == {"mean_s", "max_s"} for fn in entry_points)
+    assert "worst hostile body" in done.stdout
+
+
+def test_cleaning_of_a_missing_issues_file_is_a_clear_error(tmp_path: Path) -> None:
+    done = bench("benchmarks.cleaning", "--issues", str(tmp_path / "nope.jsonl"))
+    assert done.returncode == 2 and "nope.jsonl does not exist" in done.stderr

@@ -1,12 +1,19 @@
-"""Tests of triage.cleaning: what the classifier gets to see."""
+"""Tests of triage.domain.cleaning: what the classifier gets to see, in time linear in what it is given."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from triage.domain.cleaning import MAX_FRAMES, clean_body, issue_text, learn_boilerplate
+from triage.domain.cleaning import MAX_CHARS, MAX_FRAMES, clean_body, issue_text, learn_boilerplate, lexical_text
+from triage.domain.stack_traces import is_frame_line, strip_location, trim_stack_traces
 
 
 def frame_count(text: str) -> int:
@@ -257,3 +264,245 @@ def test_issue_text_respects_max_chars_and_keeps_title() -> None:
 def test_issue_text_of_empty_issue_is_empty() -> None:
     assert issue_text("", "") == ""
     assert issue_text("Only a title", "") == "Only a title"
+
+
+def test_a_bare_checkbox_line_does_not_take_the_next_line_with_it() -> None:
+    """A checkbox is one line: an empty ``- [ ]`` used to remove the line under it as its label."""
+    body = "Steps\n- [ ]\nThe socket closes twice\n-\n[x] unrelated bracket"
+    assert clean_body(body) == "Steps\nThe socket closes twice\n-\n[x] unrelated bracket"
+    assert clean_body("- [ ]") == "" and clean_body("* [X]\t") == "" and clean_body("  - [] done") == ""
+
+
+# --- hostile bodies: every step linear in the input -----------------------------------------------------
+#
+# A body is untrusted text of up to 65,536 characters. The costs below are ratios measured in the same
+# test, never seconds: a step linear in its input costs 8 times as much on a body 8 times as long, one
+# quadratic 64 times. RATIO leaves room for caches and timer noise and still fails anything growing
+# faster than about n^1.33. Costs are CPU time of this thread, the least of a few runs, so that waiting
+# for a core on a busy machine does not count; a ratio over the bound is measured again (twice), so
+# that one disturbed measurement does not fail the test while a super-linear step fails every time.
+
+RATIO = 16
+SMALL, LARGE = 8_192, 65_536
+MIN_RUN = max(0.001, 100 * time.get_clock_info("thread_time").resolution)
+
+
+def _timed(clean: Callable[[str], object], body: str, number: int) -> float:
+    started = time.thread_time()
+    for _ in range(number):
+        clean(body)
+    return time.thread_time() - started
+
+
+def cost(clean: Callable[[str], object], body: str, repeats: int = 3) -> float:
+    """CPU seconds one call takes: the least over ``repeats`` runs, each run at least MIN_RUN long."""
+    number = 1
+    elapsed = _timed(clean, body, number)
+    while elapsed < MIN_RUN:
+        number *= 4
+        elapsed = _timed(clean, body, number)
+    return min([elapsed] + [_timed(clean, body, number) for _ in range(repeats - 1)]) / number
+
+
+def growth(clean: Callable[[str], object], small: str, large: str) -> float:
+    """How many times more ``large`` costs than ``small``, the least of three measurements if over RATIO."""
+    ratios: list[float] = []
+    while len(ratios) < 3 and min(ratios, default=RATIO + 1) > RATIO:
+        ratios.append(cost(clean, large) / cost(clean, small))
+    return min(ratios)
+
+
+TEMPLATE = frozenset({"### steps to reproduce", "- [ ] i searched existing issues"})
+
+
+def clean_all(body: str) -> None:
+    """Every cleaning entry point on ``body``: what a dataset build and a labeling request run."""
+    learn_boilerplate([body, "Other body"], min_share=0.5, min_issues=2)
+    issue_text("Title", body, TEMPLATE)
+    lexical_text("Title", body)
+
+
+def assert_linear(make: Callable[[int], str]) -> None:
+    small, large = make(SMALL), make(LARGE)
+    assert len(large) > 7 * len(small) and len(issue_text("Title", large)) <= MAX_CHARS
+    assert growth(clean_all, small, large) <= RATIO, f"super-linear on {large[:80]!r}..."
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda n: "[" * n, id="link-opened-never-closed"),
+        pytest.param(lambda n: "![" * (n // 2), id="image-opened-never-closed"),
+        pytest.param(lambda n: "[a](http://" * (n // 11), id="link-target-never-closed"),
+        pytest.param(lambda n: "at a(" + "a" * n + ")", id="frame-location-long-path"),
+        pytest.param(lambda n: "\n" * n + "x", id="checkbox-many-blank-lines"),
+        pytest.param(lambda n: " at a(" * (n // 6), id="inline-frames-never-closed"),
+        pytest.param(lambda n: "x at a(" + " " * n + ")", id="inline-frame-spaces-inside"),
+        pytest.param(lambda n: " at a(" + " " * n + ") at b() at c() at d()", id="inline-frames-split-on-spaces"),
+    ],
+)
+def test_issue_reproductions_at_65536_characters_cost_linear_time(make: Callable[[int], str]) -> None:
+    """Issue #13: each of these took 6-30 s at 65,536 characters (quadratic); the checkbox one never ended."""
+    assert_linear(make)
+
+
+def test_frame_line_with_a_run_of_spaces_is_not_cubic() -> None:
+    """Issue #13: ``issue_text("t", "at a" + " " * 2000 + "!")`` took 12 s (cubic backtracking)."""
+    small = "at a" + " " * 250 + "!"
+    large = "at a" + " " * 2000 + "!"
+    assert growth(lambda body: issue_text("t", body), small, large) <= RATIO
+    assert issue_text("t", large) == "t\n\nat a !"  # a line of name characters and spaces, not a frame
+
+
+# Tokens the patterns care about, and a few odd characters: bodies are a head, a motif repeated up to
+# the size, and a tail, possibly several times over (long lines, or very many short ones).
+ATTACK_TOKENS = [
+    " ", "\t", "\n", "\r\n", "  ", "at ", " at ", "at", "a", "Foo.Bar", "(", ")", "()", "[", "]", "!", ":", "1",
+    "42", "in ", " in ", ":line ", 'File "', '"', ", line ", "- [ ] ", "- [", "* ", "`", "```", "~~~", "<!--",
+    "-->", "http://", "https://", "www.", "0x", "deadbeef", "abcdef0123", "0", "9999999", "-", "/", "\\", ".",
+    ",", "<", ">", "![", "](", "](/", "_", "$", "@", "~", "x.js", ".cs", "\u00a0", "\u200f", "\u0301", "\x00",
+]
+tokens = st.lists(st.one_of(st.sampled_from(ATTACK_TOKENS), st.characters()), min_size=1, max_size=6).map("".join)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """Bodies built one way at any size: units of ``head``, ``motif`` repeated, ``tail``.
+
+    ``repeat`` motifs make a unit and units are repeated up to the size (very many short lines, or
+    stretches), or, with ``repeat`` 0, the motif is repeated up to the size in a single unit.
+    """
+
+    head: str
+    motif: str
+    tail: str
+    repeat: int
+
+    def __call__(self, n: int) -> str:
+        if self.repeat == 0:
+            return self.head + self.motif * max(1, (n - len(self.head) - len(self.tail)) // len(self.motif)) + self.tail
+        unit = self.head + self.motif * self.repeat + self.tail
+        return unit * max(1, n // len(unit))
+
+
+hostile_bodies = st.builds(Hostile, st.lists(tokens, max_size=3).map("".join), tokens,
+                           st.lists(tokens, max_size=3).map("".join), st.sampled_from([0, 0, 1, 3, 20]))
+
+
+@settings(max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_bodies)
+def test_cleaning_64k_of_any_hostile_body_costs_at_most_about_8_times_8k(make: Hostile) -> None:
+    assert_linear(make)
+
+
+# --- any text at all -------------------------------------------------------------------------------------
+
+ODD = ["\x00", "\u200f", "\u202e", "\u2066", "\u0301", "\u200d", "\ufeff", "\u2028", "\x85", "\x1c", "\U0001f600",
+       "\ud800", "\udfff", "\ud83d", "\u0663\u0664\u0665\u0666\u0667\u0668", "\uff10" * 7, "İ", "ß", "\ufffd"]
+any_text = st.lists(st.one_of(st.characters(exclude_categories=()), st.sampled_from(ODD), st.sampled_from(ATTACK_TOKENS)),
+                    max_size=80).map("".join)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(any_text, any_text, st.integers(min_value=0, max_value=60))
+def test_any_text_cleans_to_valid_text_within_bounds_with_the_title_first(title: str, body: str, cut: int) -> None:
+    text = issue_text(title, body)
+    assert len(text) <= MAX_CHARS and text.startswith(issue_text(title, ""))
+    assert len(issue_text(title, body, max_chars=cut)) <= cut
+    assert issue_text(title, body, max_chars=cut).startswith(issue_text(title, "", max_chars=cut))
+    lexical = lexical_text(title, body, max_chars=cut + 100)
+    assert len(lexical) <= cut + 100
+    for out in (text, lexical, clean_body(body, learn_boilerplate([body] * 20))):
+        out.encode("utf-8")  # what the tokenizer and every store need
+
+
+def test_lone_surrogates_from_json_are_dropped_so_the_tokenizer_can_take_the_text() -> None:
+    """JSON can carry ``"\\ud800"``; the tokenizer raises on such a string, so labeling would fail on it."""
+    issue = json.loads('{"title": "Crash \\ud83d in \\udfffparser", "body": "at a(\\ud800) \\u0000 \\u200f ok"}')
+    text = issue_text(issue["title"], issue["body"])
+    assert text.startswith("Crash in parser\n\n") and "ok" in text
+    text.encode("utf-8")
+    lexical_text(issue["title"], issue["body"]).encode("utf-8")
+
+
+def test_huge_numbers_and_deep_brackets_are_cleaned() -> None:
+    assert clean_body("id " + "9" * 65_536 + " end") == "id end"
+    nested = "[" * 5000 + "text](https://x.example/" + ")" * 5000
+    assert clean_body(nested) == "[" * 4999 + "text" + ")" * 4999
+    assert clean_body("see " + "![" * 3000 + "end") == "see " + "![" * 3000 + "end"
+    assert lexical_text("t", "![a](" + "z" * 70_000) == "t\n![a](" + "z" * 19_993
+
+
+# --- the same results as the plain patterns ----------------------------------------------------------------
+#
+# The patterns of triage.domain.stack_traces and the image and link patterns were rewritten to run in
+# linear time. These are the plain patterns they replace, with the same meaning and backtracking time:
+# on short inputs both must give the same answers.
+
+PLAIN_FRAME_LINE = re.compile(
+    r"^\s*(at\s+[\w$.<>`\[\],:/\\@ -]+(\(.*\))?\s*(in\s+\S+)?(:line\s+\d+)?|File \".*\", line \d+.*)\s*$")
+PLAIN_INLINE_FRAMES = re.compile(r"(\s+at\s+[\w$.<>`\[\],]+\([^)]*\)(\s+in\s+\S+?:line\s+\d+)?){4,}")
+PLAIN_FRAME_LOCATION = re.compile(r"\s+in\s+\S+?:line\s+\d+|\s*\(?[\w./\\-]+:\d+(:\d+)?\)?$|File \"[^\"]*\", line \d+,?")
+PLAIN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+PLAIN_LINK = re.compile(r"\[([^\]]*)\]\((?:https?://|/)[^)]*\)")
+
+
+def plain_trim(text: str) -> str:
+    """The stack-trace trimmer on the plain patterns."""
+    kept, run, python_frame = [], 0, False
+    for line in text.splitlines():
+        if PLAIN_FRAME_LINE.match(line):
+            run, python_frame = run + 1, line.lstrip().startswith("File ")
+            if run <= MAX_FRAMES:
+                kept.append(PLAIN_FRAME_LOCATION.sub("", line).rstrip())
+        elif python_frame and line.startswith((" ", "\t")) and line.strip():
+            python_frame = False
+            if run <= MAX_FRAMES:
+                kept.append(line)
+        else:
+            run, python_frame = 0, False
+            kept.append(line)
+    frames = lambda m: [PLAIN_FRAME_LOCATION.sub("", "at " + p).strip() for p in re.split(r"\s+at\s+", m) if p.strip()]  # noqa: E731
+    return PLAIN_INLINE_FRAMES.sub(lambda m: " " + " ".join(frames(m.group(0))[:MAX_FRAMES]), "\n".join(kept))
+
+
+FRAME_TOKENS = ["at", " ", "  ", "\t", "\u3000", "Foo.Bar", "a", "(", ")", "()", "(x.js:1:2)", "[", "]", "<>", "`1", ",",
+                ":", "1", "42", "in", " in ", ":line", "/", "\\", ".", "-", "~", "@", "$", "é", "_", 'File "', '"',
+                ", line ", "Int32 x", "C:\\src\\a.cs", "\u200f"]
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+short_lines = st.lists(st.one_of(st.sampled_from(FRAME_TOKENS), st.characters(exclude_characters=LINE_BREAKS)),
+                       max_size=16).map("".join)
+short_texts = st.lists(st.one_of(st.sampled_from(FRAME_TOKENS + ["\n", "\r\n", " at "]), st.characters()),
+                       max_size=30).map("".join)
+SAME = settings(max_examples=400, deadline=None, database=None)
+
+
+@SAME
+@given(short_lines)
+def test_frame_lines_are_those_of_the_plain_pattern(line: str) -> None:
+    assert is_frame_line(line) == bool(PLAIN_FRAME_LINE.match(line))
+
+
+@SAME
+@given(short_lines)
+def test_locations_are_stripped_as_by_the_plain_pattern(frame: str) -> None:
+    assert strip_location(frame) == PLAIN_FRAME_LOCATION.sub("", frame)
+
+
+@SAME
+@given(short_texts)
+def test_stack_traces_are_trimmed_as_by_the_plain_patterns(text: str) -> None:
+    assert trim_stack_traces(text) == plain_trim(text)
+
+
+@SAME
+@given(short_texts.map(lambda t: t.replace("(", "](http://", 1)))
+def test_images_and_links_are_cleaned_as_by_the_plain_patterns(text: str) -> None:
+    assert lexical_text("", text) == lexical_text("", PLAIN_IMAGE.sub(" ", text))
+    assert clean_body(text) == clean_body(PLAIN_LINK.sub(r"\1", PLAIN_IMAGE.sub(" ", text)))
+
+
+@pytest.mark.parametrize("line", ["at Foo in\tC:\\x.cs", "at Foo in C:\\a~b.cs:line 5", "at  in a~b", "at F in a~b :line 5",
+                                  "at a(b) in x~y:line 3", "at x in y~ in a~b", "  File \"a.py\", line 3, in f", "at   "])
+def test_odd_frame_lines_are_judged_as_by_the_plain_pattern(line: str) -> None:
+    assert is_frame_line(line) == bool(PLAIN_FRAME_LINE.match(line))
