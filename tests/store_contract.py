@@ -8,6 +8,7 @@ adapter does (file layout, Cosmos system fields, query-field checks) stays in it
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -96,7 +97,7 @@ class BlobStoreContract:
 
 
 class DocumentStoreContract:
-    """Document behaviour: upserts, partitions by repository, equality queries, validation."""
+    """Document behaviour: upserts, create-if-absent, partitions by repository, equality queries, validation."""
 
     def test_upsert_and_get(self, docs: DocumentStore) -> None:
         docs.upsert("issues", doc("1", title="first", labels=["a"], nested={"k": [1, 2.5, None, True]}))
@@ -178,3 +179,54 @@ class DocumentStoreContract:
         with pytest.raises(InputError):
             docs.upsert_many("issues", [doc("9", title="good"), bad])
         assert docs.query("issues", "o/r") == []
+
+    def test_create_inserts_only_when_the_id_is_free(self, docs: DocumentStore) -> None:
+        assert docs.create("deliveries", doc("d-1", state="claimed")) is True
+        assert docs.create("deliveries", doc("d-1", state="other")) is False
+        assert docs.get("deliveries", "o/r", "d-1") == doc("d-1", state="claimed")  # the first one is kept
+        assert docs.create("deliveries", doc("d-1", "o/other")) is True  # another partition
+        assert docs.create("issues", doc("d-1")) is True  # another container
+        docs.upsert("deliveries", doc("d-1", state="handled"))  # upsert still replaces
+        assert docs.create("deliveries", doc("d-1")) is False
+        assert docs.get("deliveries", "o/r", "d-1") == doc("d-1", state="handled")
+        docs.delete("deliveries", "o/r", "d-1")
+        assert docs.create("deliveries", doc("d-1", state="again")) is True
+        assert docs.query("deliveries", "o/r") == [doc("d-1", state="again")]
+
+    def test_create_with_ids_that_need_encoding(self, docs: DocumentStore) -> None:
+        for name in ("sha256:00ff", "kind/bug", "100%", "a?b#c"):
+            assert docs.create("labels", doc(name, name=name)) is True
+            assert docs.create("labels", doc(name, name="second")) is False
+            assert docs.get("labels", "o/r", name) == doc(name, name=name)
+
+    @pytest.mark.parametrize("bad", [{"repo": "o/r"}, {"id": "1"}, {"id": 1, "repo": "o/r"}, {"id": "1", "repo": None}])
+    def test_create_without_string_id_and_repo_raises_input_error(self, docs: DocumentStore, bad: dict[str, Any]) -> None:
+        with pytest.raises(InputError):
+            docs.create("deliveries", bad)
+        assert docs.query("deliveries", "o/r") == []
+
+    def test_concurrent_creates_of_one_id_have_exactly_one_winner(self, docs: DocumentStore) -> None:
+        """Threads released together all try to claim the same ids: one wins each id, and its document is kept."""
+        threads, rounds = 8, 4
+        barrier = threading.Barrier(threads)
+        wins: list[tuple[int, int]] = []
+        errors: list[BaseException] = []
+
+        def claim(worker: int) -> None:
+            try:
+                for n in range(rounds):
+                    barrier.wait(timeout=30)
+                    if docs.create("deliveries", doc(f"race-{n}", worker=worker)):
+                        wins.append((n, worker))
+            except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+                errors.append(exc)
+
+        pool = [threading.Thread(target=claim, args=(w,)) for w in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(timeout=60)
+        assert errors == []
+        assert sorted(n for n, _ in wins) == list(range(rounds)), wins
+        for n, worker in wins:
+            assert docs.get("deliveries", "o/r", f"race-{n}") == doc(f"race-{n}", worker=worker)

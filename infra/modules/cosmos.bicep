@@ -13,8 +13,7 @@ param accountName string
 @description('Principal id of the Function App identity.')
 param appPrincipalId string
 
-// The app's DATABASE and the logical containers of its core package (ingest, labeler, feedback, registry,
-// training, scraper, intake, jobs, tuning); each is partitioned by repository.
+// The app's DATABASE and the containers of triage/ports/records.py CONTAINERS; each is partitioned by repository.
 var databaseName = 'triage'
 var containerNames = [
   'issues'
@@ -30,6 +29,9 @@ var containerNames = [
   'tuning'
 ]
 var partitionKeyPath = '/repo'
+// Claims on webhook deliveries and comments expire after 30 days: GitHub redelivers for 3 days at most
+// (docs.github.com, "Redelivering webhooks"), and an expired comment claim is rebuilt from GitHub itself.
+var claimsTtlSeconds = 30 * 24 * 3600
 
 // Cosmos DB Built-in Data Contributor (a Cosmos DB data-plane role, not an Azure RBAC role).
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
@@ -89,6 +91,7 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
         kind: 'Hash'
         version: 2
       }
+      defaultTtl: containerName == 'deliveries' ? claimsTtlSeconds : null
     }
   }
 }]

@@ -63,7 +63,7 @@ def test_webhook_enqueues_a_label_request(env: Path) -> None:
 
 def test_enough_feedback_starts_training_once(env: Path) -> None:
     client = FakeDurableClient()
-    for n in range(3):
+    for n in range(1, 4):
         event = issue_event("unlabeled", number=n, label={"name": "bug"})
         assert call_with_client("github_webhook", client, req=webhook_request(event, f"f{n}")).status_code == 200
     trainings = [s for s in client.started if s[0] == "training_orchestrator"]

@@ -171,7 +171,9 @@ class Lock(Record):
 
 @dataclass(frozen=True)
 class Delivery(Record):
-    """A webhook delivery that was handled (``id``: ``X-GitHub-Delivery``)."""
+    """A claim on a webhook delivery: ``id`` is the ``X-GitHub-Delivery`` or ``sha256:<body digest>`` (a
+    suffix ``~n`` for a claim taken over from a crashed host); ``state`` goes from ``claimed`` to ``handled``
+    or ``released``. The same container holds the claims on prediction comments (``comment:<number>``)."""
 
     container: ClassVar[str] = DELIVERIES
     id: str
@@ -180,6 +182,10 @@ class Delivery(Record):
     action: str | None = None
     status: int = 200
     digest: str = ""
+    key: str = ""
+    state: str = "handled"
+    delivery: str = ""
+    message: str = ""
     at: str = field(default_factory=now_iso)
 
 

@@ -60,6 +60,15 @@ class DocumentStore(Protocol):
         """Upsert several documents (all-or-nothing where the backend allows)."""
         ...
 
+    def create(self, container: str, doc: Mapping[str, Any]) -> bool:
+        """Insert ``doc`` only if its container holds no document with its ``repo`` and ``id``: True if it was
+        inserted, False if one existed (and is left as it was).
+
+        Atomic: of any number of concurrent creates of one id (threads, processes, hosts), exactly one
+        returns True. It is the claim that makes check-then-act safe (webhook de-duplication).
+        """
+        ...
+
     def get(self, container: str, repo: str, doc_id: str) -> dict[str, Any] | None:
         """One document, or None."""
         ...

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
-from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceNotFoundError
+from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExistsError, CosmosResourceNotFoundError
 
 from triage.adapters.azure.credentials import CosmosCredential, default_credential
 from triage.domain.errors import InputError
@@ -123,6 +123,19 @@ class CosmosDocumentStore:
         proxy = self._container(container)
         for body in bodies:
             proxy.upsert_item(body)
+
+    def create(self, container: str, doc: Mapping[str, Any]) -> bool:
+        """Insert ``doc`` unless an item with its id exists in its partition: True if inserted.
+
+        ``create_item`` is one request that the server refuses with 409 Conflict when the id is taken,
+        so of concurrent creates exactly one succeeds, whichever host sent them.
+        """
+        body = _validated(container, doc)
+        try:
+            self._container(container).create_item(body)
+        except CosmosResourceExistsError:
+            return False
+        return True
 
     def get(self, container: str, repo: str, doc_id: str) -> dict[str, Any] | None:
         """One document, or None.

@@ -139,6 +139,20 @@ class SqliteDocumentStore:
                 raise
             self._conn.execute("COMMIT")
 
+    def create(self, container: str, doc: Mapping[str, Any]) -> bool:
+        """Insert ``doc`` unless the id exists: True if inserted. The primary key decides, so the claim is atomic
+        across the threads sharing this connection and across processes sharing the file."""
+        if not isinstance(doc.get("id"), str) or not isinstance(doc.get("repo"), str):
+            raise InputError(f"document for container {container!r} needs string 'id' and 'repo' fields")
+        body = json.dumps(dict(doc), sort_keys=True)
+        with self._mutex:
+            cursor = self._conn.execute(
+                "INSERT INTO documents (container, repo, id, body) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (container, repo, id) DO NOTHING",
+                (container, doc["repo"], doc["id"], body),
+            )
+            return cursor.rowcount == 1
+
     def get(self, container: str, repo: str, doc_id: str) -> dict[str, Any] | None:
         with self._mutex:
             row = self._conn.execute(
