@@ -1,4 +1,5 @@
-"""Scraping: a timer and an HTTP trigger start one singleton orchestration per repository."""
+"""Scraping: a timer and an HTTP trigger start one singleton orchestration per repository (by its current name);
+the orchestration calls the bounded scrape activity until the scrape is complete."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime, timezone
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage.app.scraping import scrape_repository
+from triage.app.moves import current_name
+from triage.app.scraping import activity_input, next_step, scrape_request, scrape_step
 from triage.app.training import scheduled_training_due
 from triage.domain.errors import TriageError
 from triage.domain.issues import check_repo
@@ -25,7 +27,8 @@ async def scrape_timer(timer: func.TimerRequest, client: df.DurableOrchestration
     s = services()
     now = datetime.now(timezone.utc)
     for repo in s.app.repositories:
-        await start_singleton(client, "scrape_orchestrator", f"scrape:{repo}", repo)
+        current = current_name(s.docs, repo)
+        await start_singleton(client, "scrape_orchestrator", f"scrape:{current}", current)
         if scheduled_training_due(s, repo, now):
             await start_training(client, s, repo, "schedule")
 
@@ -35,7 +38,8 @@ async def scrape_timer(timer: func.TimerRequest, client: df.DurableOrchestration
 async def scrape_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start a scrape on demand; 202 with status links, or 409 if one is running."""
     try:
-        repo = check_repo(f"{req.route_params.get('owner', '')}/{req.route_params.get('name', '')}")
+        repo = current_name(services().docs, check_repo(f"{req.route_params.get('owner', '')}/"
+                                                        f"{req.route_params.get('name', '')}"))
     except TriageError as exc:
         return error_response(exc)
     instance = f"scrape:{repo}"
@@ -46,12 +50,25 @@ async def scrape_http(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 @bp.orchestration_trigger(context_name="context")
 def scrape_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    """One scrape activity, retried; the activity checkpoints every page itself."""
-    result = yield context.call_activity_with_retry("scrape_activity", RETRY, context.get_input())
-    return result
+    """Bounded scrape activities until complete: a durable timer waits out a rate limit, and the orchestration
+    continues as new every few calls so that its history stays short."""
+    request = scrape_request(context.get_input())
+    calls = 0
+    while True:
+        result = yield context.call_activity_with_retry("scrape_activity", RETRY, activity_input(request))
+        calls += 1
+        step = next_step(request, result, context.current_utc_datetime, calls)
+        if step["action"] == "done":
+            return step["result"]
+        request = step["request"]
+        if step["action"] == "restart":
+            context.continue_as_new(request)
+            return None
+        if step["action"] == "wait":
+            yield context.create_timer(step["fire_at"])
 
 
-@bp.activity_trigger(input_name="repo")
-def scrape_activity(repo: str) -> dict:
-    """Scrape one repository."""
-    return scrape_repository(services(), repo)
+@bp.activity_trigger(input_name="request")
+def scrape_activity(request: dict) -> dict:
+    """One bounded call of a repository's scrape."""
+    return scrape_step(services(), request)

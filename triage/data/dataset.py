@@ -108,12 +108,15 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     dropped: Counter[str] = Counter()
     deny = set(spec.deny_labels)
     renames = dict(spec.aliases)
-    boilerplate = learn_boilerplate(issue.body for issue in issues)
+    boilerplate = learn_boilerplate(issue.body for issue in issues if not issue.gone)
     seen_texts: set[str] = set()
     rows: list[tuple[Issue, dict[str, Any]]] = []
     negative_only: list[dict[str, Any]] = []
     changes = _human_changes(feedback)
     for issue in sorted(issues, key=lambda i: i.sort_key):
+        if issue.gone:  # deleted or transferred: no longer the repository's, and its label history is incomplete
+            dropped["gone"] += 1
+            continue
         if issue.is_pull_request and not spec.include_pull_requests:
             dropped["pull_request"] += 1
             continue

@@ -1,183 +1,160 @@
-"""Keeping a copy of a repository's issues: full and incremental scrapes, resumable page by page.
+"""Keeping a copy of a repository's issues: bounded, resumable scrapes that lose nothing and follow GitHub.
 
-Issues are listed in creation order (``sort=created``), which is stable while the scrape
-runs: an issue updated meanwhile keeps its position, so paging never skips one. After every
-page the cursor is checkpointed in the document store; a scrape that crashes resumes at the
-page it was on, re-fetching at most that page. Incremental runs ask for issues updated since
-the previous run (``since=``) with the previous answer's ETag, so a poll with no changes
-costs one request answered 304.
+A run walks the issues least recently updated first (``sort=updated&direction=asc``) from a ``since``
+cursor that advances to the last ``updated_at`` stored, so issues updated, deleted or transferred during or
+between calls cannot make it skip one (see :mod:`triage.data.scrape_state`); then come label events and
+gone issues (:mod:`triage.data.scrape_events`). The state is checkpointed in the cursor document after
+every request, and each call spends at most its budget of requests and seconds (``complete=False``: call
+again), so a scrape of any size is a series of short calls, each of which may crash anywhere.
 
-Who applied each label comes from issue events: the repository-wide event list on a full
-scrape, each changed issue's own events on an incremental one.
+Incremental runs ask for issues updated since the cursor with the previous answer's ETag, so a poll with no
+changes costs one request answered 304. A full run (the first one, when asked, and once a day) walks
+everything and marks stored issues that are no longer there. A primary rate limit ends the call cleanly
+with ``retry_at``; issues turned off end it with status ``issues-disabled`` (also on the cursor, ``blocked``);
+a renamed repository raises :class:`~triage.domain.errors.RepositoryMoved` for the app to carry its data.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from triage.data.ingest import issue_document, write_snapshot
-from triage.data.sources import issue_from_github, label_events_from_github
-from triage.domain.errors import RateLimited
-from triage.domain.issues import Issue, LabelEvent
-from triage.ports.github import GitHubApi
+from triage.data.ingest import write_snapshot
+from triage.data.scrape_events import find_gone, refresh, repo_events
+from triage.data.scrape_run import OutOfBudget, ScrapeResult, ScrapeRun, load_cursor
+from triage.data.scrape_state import (
+    CURSOR_ID,
+    RECONCILE_EVERY,
+    STATE_VERSION,
+    Budget,
+    joins,
+    next_window,
+    plan_run,
+)
+from triage.domain.errors import IssuesDisabled, RateLimited
+from triage.domain.issues import Issue
+from triage.ports.github import PER_PAGE, GitHubApi
 from triage.ports.records import CURSORS, ISSUES
 from triage.ports.stores import BlobStore, DocumentStore
 
+__all__ = ["CURSOR_ID", "ScrapeResult", "scrape"]
 log = logging.getLogger(__name__)
-CURSOR_ID = "scrape"
-
-
-@dataclass
-class ScrapeResult:
-    """What a scrape did."""
-
-    repo: str
-    mode: str  # "full", "incremental" or "resume"
-    issue_pages: int = 0
-    event_pages: int = 0
-    issues_seen: int = 0
-    issues_changed: int = 0
-    not_modified: bool = False
-    complete: bool = True
-    stopped: str | None = None
-    snapshot: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
 
 
 def scrape(api: GitHubApi, docs: DocumentStore, blobs: BlobStore, repo: str, *, full: bool = False,
-           include_pull_requests: bool = False) -> ScrapeResult:
-    """Scrape ``repo`` into the stores (resuming an interrupted scrape first) and return what happened.
+           include_pull_requests: bool = False, page_budget: int | None = None, time_budget: float | None = None,
+           per_page: int = PER_PAGE, now: datetime | None = None, reconcile_every: timedelta = RECONCILE_EVERY,
+           clock: Callable[[], float] = time.monotonic) -> ScrapeResult:
+    """Scrape ``repo`` into the stores, resuming an interrupted run first, and say what happened.
 
-    Raises what the API raises after its retries (the checkpoint stays, so the next call
-    resumes); a primary rate limit stops the scrape cleanly with ``complete=False``.
+    ``page_budget`` and ``time_budget`` bound this call (GitHub requests, seconds); ``full`` and
+    ``include_pull_requests`` apply to a run that starts now. Raises what the API raises after its retries
+    (the checkpoint stays, so the next call resumes) and :class:`RepositoryMoved`.
     """
-    cursor = docs.get(CURSORS, repo, CURSOR_ID) or {"id": CURSOR_ID, "repo": repo}
+    now = now or datetime.now(timezone.utc)
+    cursor = load_cursor(docs, repo)
     state = cursor.get("in_progress")
-    if state is None:
-        incremental = bool(cursor.get("since")) and not full
-        state = {"mode": "incremental" if incremental else "full", "phase": "issues", "page": 1,
-                 "since": cursor.get("since") if incremental else None, "max_updated": None, "run_start": None,
-                 "changed": []}
+    if state is None or state.get("version") != STATE_VERSION:
+        state = plan_run(cursor, full=full, now=now, reconcile_every=reconcile_every, per_page=per_page)
+        state["include_pull_requests"] = include_pull_requests
         result = ScrapeResult(repo, state["mode"])
     else:
         result = ScrapeResult(repo, "resume")
-        log.info("resuming the %s scrape of %s at %s page %d", state["mode"], repo, state["phase"], state["page"])
-
-    def checkpoint(**changes: Any) -> None:
-        state.update(changes)
-        cursor["in_progress"] = state
-        docs.upsert(CURSORS, cursor)
-
+        log.info("resuming the %s scrape of %s in phase %s", state["mode"], repo, state["phase"])
+    run = ScrapeRun(api, docs, repo, cursor, state, result, Budget(page_budget, time_budget, clock), now)
     try:
-        if state["phase"] == "issues":
-            if _issue_pages(api, docs, repo, cursor, state, result, include_pull_requests, checkpoint):
-                return result
-            checkpoint(phase="events", page=1)
-        if state["mode"] == "full":
-            _repo_events(api, docs, repo, state, result, checkpoint)
-        else:
-            _changed_issue_events(api, docs, repo, state, checkpoint)
-    except RateLimited as exc:
-        result.complete, result.stopped = False, str(exc)
+        if state["phase"] == "issues" and _walk(run):
+            return result
+        if state["phase"] == "events":
+            repo_events(run)
+        if state["phase"] == "gone":
+            find_gone(run)
+        if state["phase"] == "refresh":
+            refresh(run)
+        if run.budget.late():
+            raise OutOfBudget("the snapshot is left to the next call")
+    except OutOfBudget as exc:
+        result.complete, result.status, result.stopped = False, "budget", str(exc)
         return result
-
-    issues = [Issue.from_dict({k: v for k, v in d.items() if k != "id"}) for d in docs.query(ISSUES, repo)]
-    result.snapshot = write_snapshot(blobs, repo, issues)
-    since = state["max_updated"] or state["since"]
-    if state["run_start"] and since and state["run_start"] < since:
-        since = state["run_start"]  # issues updated while this run was paging are fetched again next time
-    cursor.pop("in_progress", None)
-    cursor.update({"since": since, "last_run": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   "issues": len(issues)})
-    if since != state["since"]:
-        cursor.pop("etag", None)
-    docs.upsert(CURSORS, cursor)
+    except RateLimited as exc:
+        result.complete, result.status, result.stopped = False, "rate-limited", str(exc)
+        result.retry_at = datetime.fromtimestamp(exc.reset_at, timezone.utc).isoformat(timespec="seconds")
+        return result
+    except IssuesDisabled as exc:
+        result.status, result.stopped = "issues-disabled", str(exc)
+        cursor["blocked"] = {"status": "issues-disabled", "message": str(exc), "at": _stamp(now)}
+        docs.upsert(CURSORS, cursor)
+        return result
+    _finish(run, blobs)
     return result
 
 
-def _issue_pages(api: GitHubApi, docs: DocumentStore, repo: str, cursor: dict[str, Any], state: dict[str, Any],
-                 result: ScrapeResult, include_pull_requests: bool, checkpoint: Any) -> bool:
-    """Fetch issue pages from ``state["page"]`` on; return True if nothing changed (a 304)."""
+def _walk(run: ScrapeRun) -> bool:
+    """Walk the issue list from the cursor to its end; True if GitHub said nothing changed (304)."""
+    state, cursor = run.state, run.cursor
     while True:
-        page_no = state["page"]
-        conditional = state["mode"] == "incremental" and page_no == 1 and cursor.get("etag_since") == state["since"]
-        page = api.issues_page(repo, page_no, state["since"], cursor.get("etag") if conditional else None)
-        result.issue_pages += 1
+        page_no, size = state["window"] or (1, state["per_page"])
+        start = (page_no - 1) * size
+        first = state["mode"] == "incremental" and state["window"] is None and state["since"] == state["first_since"]
+        conditional = first and cursor.get("etag_since") == state["since"]
+        page = run.call(run.api.issues_page, page_no, state["since"], cursor.get("etag") if conditional else None,
+                        size)
+        run.result.issue_pages += 1
+        if page.redirected:
+            run.check_moved()
         if page.status == 304:
-            result.not_modified = True
-            cursor["last_run"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            docs.upsert(CURSORS, cursor)
+            run.result.not_modified = True
+            cursor["last_run"] = _stamp(run.now)
+            run.docs.upsert(CURSORS, {k: v for k, v in cursor.items() if k != "in_progress"})
             return True
-        if page_no == 1 and state["mode"] == "incremental":
+        if first:
             cursor.update(etag=page.etag, etag_since=state["since"])
-        if state["run_start"] is None:
-            state["run_start"] = page.server_time or _now()
-        docs_to_write = []
-        for item in page.items:
-            if "pull_request" in item and not include_pull_requests:
-                continue
-            stored = docs.get(ISSUES, repo, str(item["number"]))
-            issue = issue_from_github(item, repo)
-            issue = Issue.from_dict({**issue.to_dict(), "label_events": (stored or {}).get("label_events", [])})
-            if stored is None or stored.get("updated_at") != issue.updated_at:
-                state["changed"].append(issue.number)
-            docs_to_write.append(issue_document(issue))
-            result.issues_seen += 1
-        if docs_to_write:
-            docs.upsert_many(ISSUES, docs_to_write)
-        updated = [str(item["updated_at"]) for item in page.items if item.get("updated_at")]
-        max_updated = max([*updated, state["max_updated"] or ""]) or None
-        checkpoint(page=page_no + 1, max_updated=max_updated)
+        numbers = [int(item["number"]) for item in page.items]
+        run.store(page.items)  # before deciding anything: re-storing an issue is harmless
+        if state["window"] and joins(numbers, state["anchor"], start, ordered=False) == "gap":
+            run.checkpoint(window=None, anchor=None)  # the issues sharing ``since`` moved: read them again
+            continue
+        top = max((str(item.get("updated_at") or "") for item in page.items), default="")
+        if top > (state["since"] or ""):
+            state.update(since=top, window=None, anchor=None)
+        elif page.has_next:  # a whole page shares ``since``: the next page overlaps this one
+            page_no, size, overlaps = next_window(start, len(numbers), state["per_page"])
+            state.update(window=[page_no, size], anchor=numbers[-1] if overlaps else None)
         if not page.has_next:
-            result.issues_changed = len(set(state["changed"]))
+            nxt = "refresh" if state["mode"] == "incremental" else "events" if state["repo_events"] else "gone"
+            run.checkpoint(phase=nxt, window=None, anchor=None)
             return False
+        run.checkpoint()
 
 
-def _repo_events(api: GitHubApi, docs: DocumentStore, repo: str, state: dict[str, Any], result: ScrapeResult,
-                 checkpoint: Any) -> None:
-    """Attach label events from the repository-wide event list (newest first) to the stored issues."""
-    while True:
-        page = api.repo_events_page(repo, state["page"])
-        result.event_pages += 1
-        by_issue: dict[int, list[dict[str, Any]]] = {}
-        for event in page.items:
-            number = (event.get("issue") or {}).get("number")
-            if number is not None and event.get("event") in ("labeled", "unlabeled"):
-                by_issue.setdefault(int(number), []).append(event)
-        for number, events in by_issue.items():
-            _merge_events(docs, repo, number, events, replace=False)
-        checkpoint(page=state["page"] + 1)
-        if not page.has_next:
-            return
+def _finish(run: ScrapeRun, blobs: BlobStore) -> None:
+    """Write the snapshot and close the run on the cursor."""
+    state, cursor = run.state, run.cursor
+    issues = [Issue.from_dict(d) for d in run.docs.query(ISSUES, run.repo)]
+    run.result.snapshot = write_snapshot(blobs, run.repo, issues)
+    since = state["since"] or cursor.get("since")
+    if since != cursor.get("etag_since"):
+        cursor.pop("etag", None)
+        cursor.pop("etag_since", None)
+    cursor.pop("in_progress", None)
+    cursor.pop("blocked", None)
+    cursor.update(since=since, version=STATE_VERSION, last_run=_stamp(run.now),
+                  issues=sum(1 for i in issues if not i.gone))
+    if state["mode"] == "full":
+        cursor.update(walks=state["walk"], reconciled_at=_stamp(run.now))
+    run.docs.upsert(CURSORS, cursor)
 
 
-def _changed_issue_events(api: GitHubApi, docs: DocumentStore, repo: str, state: dict[str, Any],
-                          checkpoint: Any) -> None:
-    """Refresh the label events of each issue that changed in this run."""
-    pending = list(dict.fromkeys(state["changed"]))
-    while pending:
-        number = pending[0]
-        _merge_events(docs, repo, number, api.issue_events(repo, number), replace=True)
-        pending.pop(0)
-        checkpoint(changed=pending)
+def _stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _merge_events(docs: DocumentStore, repo: str, number: int, events: list[dict[str, Any]], replace: bool) -> None:
-    """Store ``events`` on the issue: replacing its events, or adding those not yet there."""
-    stored = docs.get(ISSUES, repo, str(number))
-    if stored is None:
-        return  # events of a pull request, or of an issue this scrape does not keep
-    known = [] if replace else [LabelEvent(**e) for e in stored.get("label_events", [])]
-    merged = list(dict.fromkeys([*known, *label_events_from_github(events)]))
-    merged.sort(key=lambda e: e.at or "")
-    docs.upsert(ISSUES, {**stored, "label_events": [asdict(e) for e in merged]})
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def cursor_status(docs: DocumentStore, repo: str) -> dict[str, Any]:
+    """What the status page shows of the repository's scrape."""
+    cursor = load_cursor(docs, repo)
+    state = cursor.get("in_progress") or {}
+    return {"last_run": cursor.get("last_run"), "issues": cursor.get("issues"), "since": cursor.get("since"),
+            "in_progress": state.get("phase"), "blocked": (cursor.get("blocked") or {}).get("status")}

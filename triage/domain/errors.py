@@ -62,3 +62,33 @@ class RateLimited(GitHubError):
     def __init__(self, message: str, reset_at: float) -> None:
         super().__init__(message, 403)
         self.reset_at = reset_at
+
+
+class IssuesDisabled(GitHubError):
+    """The repository has issues turned off (GitHub answers 410 "Issues are disabled for this repo"): nothing to
+    scrape or label until a maintainer turns them on again; retrying sooner does not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 410)
+
+
+class IssueMoved(GitHubError):
+    """An issue now lives elsewhere (GitHub answers 301 to another repository or number): it was transferred.
+
+    ``to`` names the new place as ``owner/name#number`` when GitHub's answer says so, else
+    ``repositories/{id}#number``.
+    """
+
+    def __init__(self, message: str, to: str) -> None:
+        super().__init__(message, 301)
+        self.to = to
+
+
+class RepositoryMoved(GitHubError):
+    """A repository was renamed or transferred: GitHub redirects ``old`` to ``new`` (both as the product keys them,
+    in lower case). Raised by the scraper so that the app carries the repository's data to its new name."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__(f"{old} was renamed or transferred to {new}", 301)
+        self.old = old
+        self.new = new

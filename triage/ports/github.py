@@ -1,10 +1,19 @@
-"""The small surface of GitHub the product uses, as a Protocol (the adapter is :mod:`triage.github`)."""
+"""The small surface of GitHub the product uses, as a Protocol (the adapter is :mod:`triage.adapters.github.client`).
+
+Errors: every method raises :class:`~triage.domain.errors.GitHubError` for an answer that retrying will not fix
+(``status`` 404 or 410 for an issue that was deleted), :class:`~triage.domain.errors.IssuesDisabled` when the
+repository has issues turned off, :class:`~triage.domain.errors.IssueMoved` when an issue was transferred, and
+:class:`~triage.domain.errors.RateLimited` when the primary rate limit is spent until a later reset. A renamed
+or transferred *repository* is followed transparently; list pages say so with :attr:`Page.redirected`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+PER_PAGE = 100  # GitHub's largest page
 
 
 @dataclass(frozen=True)
@@ -16,25 +25,33 @@ class Page:
     etag: str | None
     has_next: bool
     server_time: str | None = None  # the answer's Date header as YYYY-MM-DDTHH:MM:SSZ
+    redirected: bool = False  # GitHub answered from another URL: the repository was renamed or transferred
 
 
 class GitHubApi(Protocol):
     """What the scraper, the labeler and the repository config need from GitHub."""
 
-    def issues_page(self, repo: str, page: int, since: str | None = None, etag: str | None = None) -> Page:
-        """Issues (and pull requests) of ``repo`` updated since ``since``, oldest created first, 100 per page, all states."""
+    def issues_page(self, repo: str, page: int, since: str | None = None, etag: str | None = None,
+                    per_page: int = PER_PAGE) -> Page:
+        """Issues (and pull requests) of ``repo`` in all states updated at or after ``since`` (inclusive), least
+        recently updated first (``sort=updated&direction=asc``); ``etag`` makes the request conditional."""
         ...
 
-    def repo_events_page(self, repo: str, page: int) -> Page:
-        """Issue events of the whole repository, newest first, 100 per page."""
+    def repo_events_page(self, repo: str, page: int, per_page: int = PER_PAGE) -> Page:
+        """Issue events of the whole repository, newest first."""
         ...
 
     def issue_events(self, repo: str, number: int) -> list[dict[str, Any]]:
-        """All events of one issue."""
+        """All events of one issue, oldest first."""
         ...
 
     def get_issue(self, repo: str, number: int) -> dict[str, Any]:
         """One issue as a REST object."""
+        ...
+
+    def repository(self, repo: str) -> dict[str, Any]:
+        """The repository as a REST object (``id``, ``full_name``...), following a rename or transfer: its
+        ``full_name`` is the current name."""
         ...
 
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:

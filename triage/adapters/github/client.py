@@ -1,16 +1,19 @@
-"""The GitHub adapter, built on PyGithub: authentication, retries, rate limits, the REST calls.
+"""The GitHub adapter: authentication through PyGithub, requests, retries, rate limits, redirects, the REST calls.
 
-The only module that imports PyGithub. PyGithub provides the authentication (a GitHub App's
-installation token, refreshed before it expires, or a personal token), the base URL for
-GitHub Enterprise Server and the HTTP connection; retries are done here so that their
-behaviour is explicit and testable:
+The only module that imports PyGithub. PyGithub provides the authentication (a GitHub App's installation
+token, refreshed before it expires, or a personal token); requests go out through ``requests`` here, so
+that what happens on the wire is explicit and testable:
 
 * 5xx answers and connection errors: bounded exponential backoff (``max_retries``);
-* secondary rate limits (403/429 with ``Retry-After``, or a 403 that says "secondary rate
-  limit"): wait ``Retry-After`` seconds (or back off exponentially) as GitHub documents;
-* the primary rate limit (``X-RateLimit-Remaining: 0``): wait until ``X-RateLimit-Reset`` if
-  that is within ``max_rate_wait`` seconds, else raise :class:`RateLimited` so the caller
-  stops cleanly with its cursor saved.
+* secondary rate limits (403/429 with ``Retry-After``, or a 403 that says "secondary rate limit"): wait
+  ``Retry-After`` seconds (or back off exponentially) as GitHub documents;
+* the primary rate limit (``X-RateLimit-Remaining: 0``): wait until ``X-RateLimit-Reset`` if that is within
+  :attr:`GitHubClient.max_rate_wait` seconds, else raise :class:`RateLimited` so the caller stops cleanly;
+* redirects (301, 302, 307, 308) of a renamed or transferred repository are followed on the same host with
+  the request's query kept (PyGithub follows only the path, so ``page``, ``since``... were lost), at most
+  :data:`MAX_HOPS` of them; an *issue* redirected to another repository or number was transferred:
+  :class:`IssueMoved`, never the other issue's data;
+* 410 "Issues are disabled for this repo": :class:`IssuesDisabled`.
 """
 
 from __future__ import annotations
@@ -25,26 +28,33 @@ from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 from github import Auth, Github
 
 from triage.adapters.github.settings import GitHubSettings
-from triage.domain.errors import GitHubError, RateLimited
-from triage.ports.github import Page
+from triage.domain.errors import GitHubError, IssueMoved, IssuesDisabled, RateLimited
+from triage.ports.github import PER_PAGE, Page
 
 log = logging.getLogger(__name__)
-PER_PAGE = 100
+MAX_HOPS = 5
+REDIRECTS = frozenset({301, 302, 307, 308})
+HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "issue-triage"}
+_ISSUE = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)(?:/.*)?$")
+_TARGET = re.compile(r"^/(?:repositories/(?P<id>\d+)|repos/(?P<repo>[^/]+/[^/]+))/issues/(?P<number>\d+)(?:/.*)?$")
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+              requests.exceptions.ContentDecodingError, ConnectionError)
 
 
 @dataclass(frozen=True)
 class Response:
-    """A GitHub answer: status, lower-cased headers and parsed JSON (None when empty)."""
+    """A GitHub answer: status, lower-cased headers, parsed JSON (None when empty), and whether it was redirected."""
 
     status: int
     headers: dict[str, str]
     data: Any
+    redirected: bool = False
 
     @property
     def has_next(self) -> bool:
@@ -53,7 +63,7 @@ class Response:
 
 
 class GitHubClient:
-    """The real :class:`~triage.github_api.GitHubApi`: GitHub's REST API through PyGithub's requester."""
+    """The real :class:`~triage.ports.github.GitHubApi`: GitHub's REST API."""
 
     def __init__(self, settings: GitHubSettings, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time) -> None:
@@ -64,35 +74,103 @@ class GitHubClient:
         else:
             auth = Auth.Token(str(settings.token))
         self.settings = settings
+        # PyGithub's requester fetches and refreshes installation tokens for ``auth``.
         self._github = Github(auth=auth, base_url=settings.base_url, timeout=int(settings.timeout), retry=None,
                               per_page=PER_PAGE, seconds_between_requests=None, seconds_between_writes=None)
+        self._auth = auth
+        self._session = requests.Session()
+        base = urlsplit(settings.base_url)
+        self._origin, self._prefix = f"{base.scheme}://{base.netloc}", base.path.rstrip("/")
         self._sleep = sleep
         self._clock = clock
+        self._repos: dict[str, dict[str, Any]] = {}
+        self.max_rate_wait = settings.max_rate_wait  # the Function app lowers it: its durable timer waits instead
         self.requests_made = 0
 
     def request(self, verb: str, path: str, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None, body: Any = None) -> Response:
-        """Make one logical request, retrying transient failures as documented in the module."""
-        attempt = 0
+                headers: Mapping[str, str] | None = None, body: Any = None, idempotent: bool = True) -> Response:
+        """Make one logical request: transient failures retried, redirects followed as the module describes.
+
+        A request that is not ``idempotent`` (creating a comment) is not sent again once it may have reached
+        GitHub (a read timeout, a dropped answer, a 5xx): it raises, and the caller looks before it retries.
+        """
+        url, query, redirected = self._origin + self._prefix + path, dict(params or {}), False
+        for _ in range(MAX_HOPS + 1):
+            response = self._send(verb, url, query, headers, body, idempotent)
+            location = response.headers.get("location")
+            if response.status not in REDIRECTS or not location:
+                return Response(response.status, response.headers, response.data, redirected)
+            url, query = self._follow(verb, path, url, query, location)
+            redirected = True
+        raise GitHubError(f"{verb} {path}: more than {MAX_HOPS} redirects; is the repository name right?")
+
+    def _follow(self, verb: str, path: str, url: str, query: dict[str, Any], location: str) -> tuple[str, dict]:
+        """The next URL and query of a redirect: same host only, Location's query merged over the original one."""
+        target = urlsplit(urljoin(url, location))
+        if f"{target.scheme}://{target.netloc}" != self._origin or not target.path.startswith(self._prefix):
+            raise GitHubError(f"{verb} {path}: GitHub redirected to another host ({location[:200]}); not followed")
+        moved = _ISSUE.match(path)
+        if moved:
+            self._check_same_issue(moved.group("repo"), int(moved.group("number")), target.path[len(self._prefix):])
+        log.info("%s %s: following a redirect to %s", verb, path, target.path)
+        return f"{self._origin}{target.path}", {**query, **dict(parse_qsl(target.query, keep_blank_values=True))}
+
+    def _check_same_issue(self, repo: str, number: int, target: str) -> None:
+        """Raise :class:`IssueMoved` unless ``target`` is the same issue (the repository was only renamed)."""
+        match = _TARGET.match(target)
+        if match is None:
+            return
+        new_number, new_id, new_repo = int(match.group("number")), match.group("id"), match.group("repo")
+        here = self._repo_info(repo)
+        same_repo = (int(new_id) == here.get("id")) if new_id else new_repo.lower() == here["full_name"].lower()
+        if same_repo and new_number == number:
+            return
+        name = new_repo
+        if name is None:
+            try:
+                name = str(self.request("GET", f"/repositories/{new_id}").data["full_name"])
+            except (GitHubError, KeyError, TypeError):
+                name = f"repositories/{new_id}"
+        raise IssueMoved(f"{repo}#{number} was transferred to {name}#{new_number}", f"{name.lower()}#{new_number}")
+
+    def _repo_info(self, repo: str) -> dict[str, Any]:
+        if repo not in self._repos:
+            self._repos[repo] = self.repository(repo)
+        return self._repos[repo]
+
+    def _send(self, verb: str, url: str, query: Mapping[str, Any], headers: Mapping[str, str] | None,
+              body: Any, idempotent: bool = True) -> Response:
+        """One HTTP request (no redirects), retried as the module describes."""
+        what, attempt = f"{verb} {url.removeprefix(self._origin + self._prefix)}", 0
         while True:
             attempt += 1
+            sent = {**HEADERS, **(headers or {})}
+            self._auth.authentication(sent)
             try:
                 self.requests_made += 1
-                status, raw_headers, text = self._github.requester.requestJson(
-                    verb, path, parameters=dict(params or {}), headers=dict(headers or {}), input=body)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                    ConnectionError) as exc:
-                self._backoff(attempt, f"{verb} {path}: connection error {exc.__class__.__name__}")
+                raw = self._session.request(verb, url, params=query, headers=sent, allow_redirects=False,
+                                            json=body, timeout=self.settings.timeout)
+                text = raw.text
+            except _TRANSIENT as exc:
+                if not idempotent and not isinstance(exc, requests.ConnectTimeout):
+                    raise GitHubError(f"{what}: connection error {exc.__class__.__name__}; GitHub may have done it, "
+                                      "so it is not sent again") from exc
+                self._backoff(attempt, f"{what}: connection error {exc.__class__.__name__}")
                 continue
-            response = Response(status, {k.lower(): v for k, v in raw_headers.items()}, _parse(text))
-            if status >= 500:
-                self._backoff(attempt, f"{verb} {path}: HTTP {status}")
+            response = Response(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, _parse(text))
+            if raw.status_code >= 500:
+                if not idempotent:
+                    raise GitHubError(f"{what}: HTTP {raw.status_code}; GitHub may have done it, so it is not sent "
+                                      "again", raw.status_code)
+                self._backoff(attempt, f"{what}: HTTP {raw.status_code}")
                 continue
-            if status in (403, 429) and self._rate_limited(response, attempt, f"{verb} {path}"):
+            if raw.status_code in (403, 429) and self._rate_limited(response, attempt, what):
                 continue
-            if status >= 400:
+            if raw.status_code >= 400:
                 message = response.data.get("message") if isinstance(response.data, dict) else text[:200]
-                raise GitHubError(f"GitHub answered {status} to {verb} {path}: {message}", status)
+                if raw.status_code == 410 and "disabled" in str(message).lower():
+                    raise IssuesDisabled(f"GitHub answered 410 to {what}: {message}")
+                raise GitHubError(f"GitHub answered {raw.status_code} to {what}: {message}", raw.status_code)
             return response
 
     def _backoff(self, attempt: int, what: str) -> None:
@@ -116,7 +194,7 @@ class GitHubClient:
         if headers.get("x-ratelimit-remaining") == "0":
             reset = float(headers.get("x-ratelimit-reset", self._clock() + 60))
             wait = max(0.0, reset - self._clock()) + 1
-            if wait > self.settings.max_rate_wait or attempt > self.settings.max_retries:
+            if wait > self.max_rate_wait or attempt > self.settings.max_retries:
                 until = time.strftime("%H:%M:%S", time.gmtime(reset))
                 raise RateLimited(f"{what}: GitHub's rate limit is exhausted until {until} UTC", reset)
             log.warning("%s: primary rate limit, waiting %.0f s for the reset", what, wait)
@@ -130,11 +208,11 @@ class GitHubClient:
     def _page(self, path: str, params: Mapping[str, Any], etag: str | None = None) -> Page:
         response = self.request("GET", path, params, {"If-None-Match": etag} if etag else None)
         if response.status == 304:
-            return Page(304, [], etag, False)
+            return Page(304, [], etag, False, redirected=response.redirected)
         if not isinstance(response.data, list):
             raise GitHubError(f"GET {path}: expected a JSON list, got {type(response.data).__name__}")
         return Page(response.status, response.data, response.headers.get("etag"), response.has_next,
-                    _iso(response.headers.get("date")))
+                    _iso(response.headers.get("date")), response.redirected)
 
     def _all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -146,20 +224,24 @@ class GitHubClient:
                 return items
             page += 1
 
-    def issues_page(self, repo: str, page: int, since: str | None = None, etag: str | None = None) -> Page:
-        params = {"state": "all", "sort": "created", "direction": "asc", "per_page": PER_PAGE, "page": page}
+    def issues_page(self, repo: str, page: int, since: str | None = None, etag: str | None = None,
+                    per_page: int = PER_PAGE) -> Page:
+        params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": per_page, "page": page}
         if since:
             params["since"] = since
         return self._page(f"/repos/{repo}/issues", params, etag)
 
-    def repo_events_page(self, repo: str, page: int) -> Page:
-        return self._page(f"/repos/{repo}/issues/events", {"per_page": PER_PAGE, "page": page})
+    def repo_events_page(self, repo: str, page: int, per_page: int = PER_PAGE) -> Page:
+        return self._page(f"/repos/{repo}/issues/events", {"per_page": per_page, "page": page})
 
     def issue_events(self, repo: str, number: int) -> list[dict[str, Any]]:
         return self._all(f"/repos/{repo}/issues/{number}/events")
 
     def get_issue(self, repo: str, number: int) -> dict[str, Any]:
         return dict(self.request("GET", f"/repos/{repo}/issues/{number}").data)
+
+    def repository(self, repo: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/repos/{repo}").data)
 
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
         self.request("POST", f"/repos/{repo}/issues/{number}/labels", body={"labels": list(labels)})
@@ -168,7 +250,8 @@ class GitHubClient:
         return self._all(f"/repos/{repo}/issues/{number}/comments")
 
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
-        return dict(self.request("POST", f"/repos/{repo}/issues/{number}/comments", body={"body": body}).data)
+        return dict(self.request("POST", f"/repos/{repo}/issues/{number}/comments", body={"body": body},
+                                 idempotent=False).data)
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
         self.request("PATCH", f"/repos/{repo}/issues/comments/{comment_id}", body={"body": body})
