@@ -1,7 +1,7 @@
 """GET /api/dashboard and POST /api/dashboard/review: the maintainer dashboard.
 
 Anonymous at the Functions level on purpose: the core authenticates every request itself
-(App Service Authentication identities or a signed session, see ``triage/dashboard_auth.py``).
+(App Service Authentication identities or a signed session, see ``triage/web/auth.py``).
 """
 
 from __future__ import annotations

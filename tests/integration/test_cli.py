@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from tests.unit.test_cli_inputs import json_lines_files
 from triage.adapters.local.stores import LocalBlobStore
 from triage.cli.main import main
 from triage.domain.issues import Issue
@@ -135,3 +140,57 @@ def test_demo(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     # A second run trains a new model, compares it with the champion on the same frozen test set.
     assert main(["-q", "demo", "--out", str(tmp_path / "out2"), "--held-back", "30"]) == 0
     assert "champion" in capsys.readouterr().out
+
+
+# --- hostile input through a real process (issue #13, item 18) -------------------------------------------------
+
+HOSTILE = {
+    "deep.jsonl": "[" * 200_000 + "\n",
+    "infinity.jsonl": '{"repo": "o/r", "number": Infinity, "title": "t", "labels": []}\n',
+    "string-label-event.jsonl": json.dumps({"number": 1, "title": "t", "labels": [], "user": {"login": "a"},
+                                            "repository_url": "https://api.github.com/repos/o/r",
+                                            "events": [{"event": "labeled", "label": "bug"}]}) + "\n",
+    "fraction.jsonl": '{"repo": "o/r", "number": 1.5, "title": "t", "labels": []}\n',
+    "list-title.jsonl": '{"repo": "o/r", "number": 1, "title": ["a"], "labels": []}\n',
+    "empty.csv": "",
+    "not-utf8.jsonl": "caf\u00e9\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_files_through_the_triage_command(tmp_path: Path, name: str) -> None:
+    source = tmp_path / name
+    source.write_bytes(HOSTILE[name].encode("latin-1" if name == "not-utf8.jsonl" else "utf-8"))
+    home = tmp_path / "home"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    done = subprocess.run([sys.executable, "-m", "triage.cli", "--home", str(home), "ingest", "--source", str(source)],
+                          capture_output=True, text=True, env=environment, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith(f"error: {source}") and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr and not home.exists(), "nothing is written, not even the stores' folder"
+
+
+def test_triage_home_that_is_a_file_through_the_triage_command(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}, "TRIAGE_HOME": str(afile)}
+    done = subprocess.run([sys.executable, "-m", "triage.cli", "dataset", "--repo", "o/r"], capture_output=True,
+                          text=True, env=environment, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: TRIAGE_HOME=") and done.stderr.count("\n") == 1
+    assert afile.read_text() == "keep"
+
+
+@settings(max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=json_lines_files())
+def test_generated_exports_through_the_triage_command(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    folder = tmp_path_factory.mktemp("generated")
+    source = folder / "export.jsonl"
+    source.write_text(text, encoding="utf-8", errors="surrogatepass")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    done = subprocess.run([sys.executable, "-m", "triage.cli", "--home", str(folder / "home"), "ingest", "--source",
+                           str(source)], capture_output=True, text=True, env=environment, timeout=120)
+    assert "Traceback" not in done.stderr
+    if done.returncode == 0:
+        assert json.loads(done.stdout)["count"] >= 1
+    else:
+        assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import secrets
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from triage.app.settings import Settings, reference
+from triage.app.settings import Config, Settings, reference
 from triage.domain.errors import ConfigError, InputError
 
 
@@ -144,3 +146,87 @@ def test_the_configuration_reference_is_generated_from_the_settings_classes() ->
     for variable in ("TRIAGE_WEBHOOK_SECRET", "TRIAGE_EPOCHS", "GITHUB_APP_ID", "TRIAGE_AML_WORKSPACE",
                      "APPLICATIONINSIGHTS_CONNECTION_STRING", "TRIAGE_DASHBOARD_TOKEN"):
         assert f"`{variable}`" in reference()
+
+
+# --- issue #13, item 16: secrets long enough, every number finite and in range, at start-up ---------------------
+
+@pytest.mark.parametrize("variable", ["TRIAGE_WEBHOOK_SECRET", "TRIAGE_DASHBOARD_TOKEN", "TRIAGE_DASHBOARD_SECRET"])
+@pytest.mark.parametrize("value", [" ", "        \t        ", "x", "a", "short-secret", "a" * 64, "ab" * 16,
+                                   "\u00a0" * 20, "a b c d e f g h "])
+def test_weak_secrets_are_refused_at_start_up(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable) as info:
+        Config.from_env({variable: value})
+    assert "openssl rand" in str(info.value)
+    assert len(value.strip()) < 5 or value.strip() not in str(info.value), "a secret is never shown"
+
+
+@pytest.mark.parametrize("variable", ["TRIAGE_WEBHOOK_SECRET", "TRIAGE_DASHBOARD_TOKEN", "TRIAGE_DASHBOARD_SECRET"])
+def test_random_secrets_are_accepted(variable: str) -> None:
+    for value in (secrets.token_hex(32), secrets.token_urlsafe(24), "e2e-secret-0123456789abcdef"):
+        config = Config.from_env({variable: value})
+        assert value in (config.app.webhook_secret, config.dashboard.token, config.dashboard.secret)
+
+
+@pytest.mark.parametrize(("variable", "text"), [
+    ("TRIAGE_MIN_IMPROVEMENT", "nan"),
+    ("TRIAGE_MIN_IMPROVEMENT", "-inf"),
+    ("TRIAGE_MIN_IMPROVEMENT", "5"),
+    ("TRIAGE_EPOCHS", "inf"),
+    ("TRIAGE_EPOCHS", "1e999"),
+    ("TRIAGE_BUDGET_MINUTES", "inf"),
+    ("TRIAGE_BUDGET_MINUTES", "1e9"),
+    ("TRIAGE_TRAINING_DEADLINE_MINUTES", "nan"),
+    ("TRIAGE_TRAINING_DEADLINE_MINUTES", "inf"),
+    ("TRIAGE_TRAINING_POLL_SECONDS", "1e-9"),
+    ("TRIAGE_TRAINING_POLL_SECONDS", "0"),
+    ("TRIAGE_TRAINING_POLL_SECONDS", "nan"),
+    ("TRIAGE_RETRAIN_AFTER", "0"),
+    ("TRIAGE_RELABEL_BATCH", "1e3"),
+    ("TRIAGE_TARGET_PRECISION", "\u0660.\u0669"),  # Arabic-Indic digits: float() reads them as 0.9
+    ("TRIAGE_EPOCHS", "\u00b2"),
+    ("TRIAGE_EPOCHS", "1_0"),
+    ("TRIAGE_SEED", "\uff11\uff12"),
+    ("TRIAGE_SEED", "9" * 5000),
+    ("TRIAGE_ENCODER_LAYERS", "99999999"),
+    ("TRIAGE_LIVE_WINDOW_DAYS", "99999"),
+    ("TRIAGE_HOME", "bad\x00name"),
+    ("TRIAGE_BOT_LOGIN", "\udcff-bot"),
+    ("TRIAGE_STORAGE__blobServiceUri", "acct.blob.core.windows.net"),
+])
+def test_every_number_is_finite_and_in_range_and_text_is_utf8(variable: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Config.from_env({variable: text, "TRIAGE_STORAGE__queueServiceUri": "https://a.queue.core.windows.net/"})
+
+
+def test_a_nan_promotion_margin_can_no_longer_reach_the_gate() -> None:
+    with pytest.raises(ConfigError, match="TRIAGE_MIN_IMPROVEMENT"):
+        Settings.from_env({"TRIAGE_MIN_IMPROVEMENT": "nan"})
+    with pytest.raises(ConfigError, match="TRIAGE_MIN_IMPROVEMENT"):
+        Settings(min_improvement=math.nan)  # built in code: the same rules
+    assert Settings.from_env({"TRIAGE_MIN_IMPROVEMENT": "0.05"}).min_improvement == 0.05
+
+
+def test_polling_longer_than_the_deadline_is_refused() -> None:
+    with pytest.raises(ConfigError, match="TRIAGE_TRAINING_POLL_SECONDS.*TRIAGE_TRAINING_DEADLINE_MINUTES"):
+        Config.from_env({"TRIAGE_TRAINING_POLL_SECONDS": "3600", "TRIAGE_TRAINING_DEADLINE_MINUTES": "30"})
+    app = Config.from_env({"TRIAGE_TRAINING_POLL_SECONDS": "5", "TRIAGE_TRAINING_DEADLINE_MINUTES": "1"}).app
+    assert (app.poll_seconds, app.training_deadline_minutes) == (5.0, 1.0)
+
+
+def test_triage_home_must_be_a_folder(tmp_path: Path) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    for home in (afile, afile / "inside"):
+        with pytest.raises(ConfigError, match="TRIAGE_HOME") as info:
+            Settings.from_env({"TRIAGE_HOME": str(home)})
+        assert "not a file" in str(info.value)
+    with pytest.raises(ConfigError, match="TRIAGE_HOME"):
+        Settings.from_env({}, home=afile)
+    assert Settings.from_env({"TRIAGE_HOME": str(tmp_path / "new" / "home")}).home == tmp_path / "new" / "home"
+    with pytest.raises(ConfigError, match="TRIAGE_HOME"):
+        Settings.from_env({"TRIAGE_HOME": "x" * 5000})  # a name too long for the file system
+
+
+def test_decimal_spellings_that_are_accepted() -> None:
+    for text, value in (("0.5", 0.5), (" .5 ", 0.5), ("+3e-1", 0.3), ("1E-1", 0.1), ("2.", 2.0)):
+        assert Settings.from_env({"TRIAGE_MIN_EXAMPLES": "1", "TRIAGE_EPOCHS": text}).training.epochs == pytest.approx(value)

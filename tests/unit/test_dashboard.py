@@ -44,6 +44,7 @@ from triage.web.handlers import auth_for, handle_dashboard
 from triage.web.http import WebRequest, WebResponse
 from triage.web.local_server import LocalServer, router
 from triage.web.page import precision_chart
+from triage.web.throttle import LOGIN_THROTTLE
 from triage.web.view import dashboard_view
 
 REPO = "octo/widgets"
@@ -63,8 +64,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
                        "TRIAGE_RETRAIN_AFTER": "3", "TRIAGE_DASHBOARD_TOKEN": TOKEN}.items():
         monkeypatch.setenv(key, value)
     _runtime.services.cache_clear()
+    LOGIN_THROTTLE.reset()
     yield tmp_path
     _runtime.services.cache_clear()
+    LOGIN_THROTTLE.reset()
 
 
 def png(width: int = 2, height: int = 1) -> bytes:

@@ -199,8 +199,8 @@ def test_missing_file_raises_input_error(tmp_path: Path) -> None:
 
 def test_invalid_json_line_mentions_line_number(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    good = json.dumps({"repo": "o/r", "number": 1, "title": "t", "labels": []})
-    path.write_text(f"{good}\n{good}\n{{not json\n", encoding="utf-8")
+    good = [json.dumps({"repo": "o/r", "number": n, "title": "t", "labels": []}) for n in (1, 2)]
+    path.write_text(f"{good[0]}\n{good[1]}\n{{not json\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"bad\.jsonl:3: not valid JSON"):
         read_issues(path)
     with pytest.raises(DataFormatError, match=r":3:"):
@@ -299,3 +299,17 @@ def test_real_bundled_corefx_file() -> None:
     assert {issue.repo for issue in issues} == {"dotnet/corefx"}
     assert len({issue.number for issue in issues}) == 1292
     assert all(issue.title and not issue.is_pull_request for issue in issues)
+
+
+def test_label_events_record_the_app_that_made_the_change() -> None:
+    from triage.data.sources import label_events_from_github
+
+    events = [event("labeled", "bug", "alice", "User") | {"performed_via_github_app": {"id": 7, "slug": "triage-bot"}},
+              event("unlabeled", "bug", "bob", "User", "2021-03-04T07:00:00Z") | {"performed_via_github_app": None},
+              event("labeled", "docs", "carol", "User", "2021-03-04T08:00:00Z")]
+    found = label_events_from_github(events)
+    assert [(e.label, e.action, e.actor, e.via_app) for e in found] == [
+        ("bug", "labeled", "alice", "triage-bot"), ("bug", "unlabeled", "bob", None), ("docs", "labeled", "carol", None)]
+    assert found[0].is_bot() and not found[2].is_bot()
+    with pytest.raises(DataFormatError, match="performed_via_github_app"):
+        label_events_from_github([event("labeled", "bug", "a", "User") | {"performed_via_github_app": "triage-bot"}])

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from triage.adapters.azure.ml_settings import AzureMLSettings
 from triage.adapters.github.settings import GitHubSettings
@@ -24,6 +25,20 @@ from triage.domain.schedule import Cron
 from triage.ports.training import TrainingArguments
 
 
+def usable_folder(path: Path) -> bool:
+    """True if ``path`` is a folder or can become one: its nearest existing ancestor is a folder."""
+    try:
+        for candidate in (path, *path.parents):
+            if candidate.exists():
+                return candidate.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system
+        return False
+    return True
+
+
+FOLDER = envreader.Rule(usable_folder, "a folder, or a path where one can be made (not a file, nor inside one)")
+
+
 def _fraction(high: float = 1.0, *, high_open: bool = True) -> envreader.Rule:
     return between(0, high, low_open=True, high_open=high_open)
 
@@ -33,7 +48,7 @@ class Settings:
     """The pipeline's settings: data, labeling policy, the learning loop; ``training`` holds the job's arguments."""
 
     home: Path = setting("TRIAGE_HOME", Path(".triage"), "Folder of the embedded stores (`blobs/`, `triage.db`, "
-                         "`queues.db`).")
+                         "`queues.db`).", FOLDER)
     min_examples: int = setting("TRIAGE_MIN_EXAMPLES", 5, "Default allow-list: labels with at least this many "
                                 "train + validation issues.", between(1, 1_000_000))
     allow_labels: tuple[str, ...] = setting("TRIAGE_ALLOW_LABELS", (), "Comma-separated labels to learn; empty: by "
@@ -104,6 +119,18 @@ class Settings:
                               **{k: v for k, v in overrides.items() if k not in training_names})
 
 
+def _endpoint(text: str) -> str:
+    """An Azure endpoint: empty (unset) or an ``https://`` (``http://`` for a local emulator) URL with a host."""
+    url = text.strip()
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an invalid IPv6 literal or port
+        host = None
+    if url and not (url.startswith(("https://", "http://")) and host):
+        raise ValueError("expected an https:// endpoint URL such as https://ACCOUNT.blob.core.windows.net/")
+    return url
+
+
 def _repositories(text: str) -> tuple[str, ...]:
     try:
         return tuple(dict.fromkeys(check_repo(name) for name in envreader.parse_list(text)))
@@ -140,6 +167,13 @@ class AppSettings:
     relabel_batch: int = setting("TRIAGE_RELABEL_BATCH", 20, "Issues per relabel batch after a promotion.",
                                  between(1, 1000))
 
+    def __post_init__(self) -> None:
+        envreader.check_all(self)
+        if self.poll_seconds > self.training_deadline_minutes * 60:
+            raise ConfigError(f"TRIAGE_TRAINING_POLL_SECONDS={self.poll_seconds:g} is longer than "
+                              f"TRIAGE_TRAINING_DEADLINE_MINUTES={self.training_deadline_minutes:g} minutes: a job "
+                              "would never be checked before its deadline; poll more often or allow longer")
+
 
 @dataclass(frozen=True)
 class StorageSettings:
@@ -151,13 +185,13 @@ class StorageSettings:
     connection: str = setting("TRIAGE_STORAGE", "", "Blob container `triage` and the `label-requests` queue: a "
                               "connection string (Azurite's, for example).", secret=True)
     blob_service_uri: str = setting("TRIAGE_STORAGE__blobServiceUri", "", "... or, in Azure, the blob endpoint "
-                                    "reached with the managed identity.")
+                                    "reached with the managed identity.", parse=_endpoint)
     queue_service_uri: str = setting("TRIAGE_STORAGE__queueServiceUri", "", "The queue endpoint reached with the "
-                                     "managed identity (with the blob endpoint).")
+                                     "managed identity (with the blob endpoint).", parse=_endpoint)
     cosmos_connection: str = setting("TRIAGE_COSMOS", "", "Cosmos DB (database `triage`, containers partitioned by "
                                      "`/repo`): a connection string (the emulator's)...", secret=True)
     cosmos_endpoint: str = setting("TRIAGE_COSMOS__accountEndpoint", "", "... or the account endpoint reached with "
-                                   "the managed identity.")
+                                   "the managed identity.", parse=_endpoint)
     cosmos_endpoint_discovery: bool = setting("TRIAGE_COSMOS_ENDPOINT_DISCOVERY", True, "`false` for the emulator "
                                               "only (it advertises addresses it does not serve).")
 

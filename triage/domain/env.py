@@ -6,10 +6,13 @@ builds an instance from an environment mapping, so every setting is parsed, rang
 reported the same way, and :func:`reference` writes the configuration reference from the same
 declarations (``docs/configuration.md`` is generated from it).
 
-Rules every value follows, whatever its field: numbers are finite (``nan``, ``inf`` and
-``1e999`` are refused), secrets are at least their minimum length and not blank, and a value
-that App Service could not resolve from Key Vault (it passes ``@Microsoft.KeyVault(...)`` on)
-never serves as a secret.
+Rules every value follows, whatever its field: numbers are finite and written in ASCII (``nan``,
+``inf``, ``1e999``, ``1_000`` and ``٣`` are refused), text holds no NUL character and no lone
+surrogate (bytes that were not UTF-8), secrets have at least their minimum number of non-blank
+characters, half as many of them different (at most 8), and a value that App Service could not resolve
+from Key Vault (it passes ``@Microsoft.KeyVault(...)`` on) never serves as a secret. Whatever the
+value, :func:`read` either returns a value that satisfies its field's rule or raises
+:class:`ConfigError` naming the variable.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
-from triage.domain.errors import ConfigError
+from triage.domain.errors import ConfigError, TriageError
 
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 T = TypeVar("T")
@@ -105,9 +109,16 @@ def parse_path(text: str) -> Path:
     return Path(text.strip())
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
 def parse_float(text: str) -> float:
-    """A finite number."""
-    value = float(text.strip())
+    """A finite decimal number in ASCII (``0.5``, ``-1``, ``3e-5``); ``nan``, ``inf``, ``1e999``, ``1_0`` and
+    non-ASCII digits are refused (Python's ``float`` would take them)."""
+    stripped = text.strip()
+    if len(stripped) > 64 or not _DECIMAL.fullmatch(stripped):
+        raise ValueError("expected a decimal number such as 0.5 or 3e-5")
+    value = float(stripped)
     if not math.isfinite(value):
         raise ValueError("expected a finite number")
     return value
@@ -159,14 +170,14 @@ def read(cls: type[T], env: Mapping[str, str], **overrides: Any) -> T:
             text = secret_value(env, name)
             if not text:
                 continue
-            if not text.strip() or len(text.strip()) < meta["min_length"]:
-                raise ConfigError(f"{name} is too weak: a secret must have at least {meta['min_length']} "
-                                  "non-blank characters; generate one with `openssl rand -hex 32`")
+            check_text(name, text, shown=False)
+            _check_secret(name, text, meta["min_length"])
             value = text
         elif name in env:
+            check_text(name, env[name])
             try:
                 value = (meta["parse"] or _parser(hints[f.name]))(env[name])
-            except (ValueError, TypeError, OverflowError, ConfigError) as exc:
+            except (ValueError, TypeError, OverflowError, TriageError) as exc:
                 raise ConfigError(f"{name}={env[name][:80]!r} is invalid: {exc}") from None
         else:
             continue
@@ -175,11 +186,40 @@ def read(cls: type[T], env: Mapping[str, str], **overrides: Any) -> T:
     return cls(**values)
 
 
+def check_text(name: str, text: str, *, shown: bool = True) -> None:
+    """Refuse what no real environment holds: a NUL character, or a lone surrogate (bytes that were not UTF-8)."""
+    value = f"={text[:80]!r}" if shown else ""
+    if "\x00" in text:
+        raise ConfigError(f"{name}{value} is invalid: it contains a NUL character; remove it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{name}{value} is invalid: it is not UTF-8 text; set it again as UTF-8") from None
+
+
+def _check_secret(name: str, text: str, min_length: int) -> None:
+    """A secret has ``min_length`` non-blank characters, not blank, and (with a minimum) ``min_length // 2`` different
+    ones, at most 8: a one-character or ``aaaa…`` secret is refused, a random one never is."""
+    visible = [c for c in text if not c.isspace()]
+    distinct = min(8, min_length // 2)
+    if not visible or len(visible) < min_length or len(set(visible)) < distinct:
+        variety = f", at least {distinct} of them different" if distinct > 1 else ""
+        raise ConfigError(f"{name} is too weak: a secret needs at least {max(min_length, 1)} non-blank characters"
+                          f"{variety}; generate one with `openssl rand -hex 32`")
+
+
 def _check(name: str, value: Any, rule: Rule | None) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{name}={value!r} is invalid: must be a finite number")
-    if rule is not None and not rule.check(value):
-        raise ConfigError(f"{name}={value!r} is invalid: must be {rule.expected}")
+    try:
+        ok = rule is None or bool(rule.check(value))
+    except (TypeError, ValueError):  # a value of the wrong type, given in code
+        ok = False
+    if not ok:
+        assert rule is not None
+        huge = isinstance(value, int) and value.bit_length() > 256  # repr() refuses integers of 4,300+ digits
+        shown = "a huge number" if huge else repr(str(value) if isinstance(value, PurePath) else value)[:80]
+        raise ConfigError(f"{name}={shown} is invalid: must be {rule.expected}")
 
 
 def check_all(instance: Any) -> None:
@@ -203,6 +243,7 @@ def reference(*classes: type) -> str:
                      str(default).lower() if isinstance(default, bool) else str(default))
             doc = meta["doc"] + (f" Must be {meta['rule'].expected}." if meta["rule"] else "")
             if meta["secret"] and meta["min_length"]:
-                doc += f" At least {meta['min_length']} characters."
+                doc += (f" At least {meta['min_length']} non-blank characters, {min(8, meta['min_length'] // 2)} of "
+                        "them different.")
             rows.append(f"| `{meta['env']}` | {f'`{shown}`' if shown else '(empty)'} | {doc} |")
     return "\n".join(rows) + "\n"

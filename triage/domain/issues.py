@@ -43,6 +43,21 @@ class LabelEvent:
     at: str | None = None
     via_app: str | None = None  # slug of the GitHub App that made the change on the actor's behalf
 
+    @classmethod
+    def from_dict(cls, data: Any) -> LabelEvent:
+        """A stored event (``asdict`` of one), strict like :meth:`Issue.from_dict`; raises ValueError."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a label event must be an object, got {_kind(data)}")
+        unknown = sorted(str(key)[:40] for key in data if key not in cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"a label event has unknown field(s) {', '.join(unknown[:5])}")
+        return cls(label=label_name(data.get("label"), "label_events.label"),
+                   action=_choice(data.get("action") or "", "label_events.action", ("labeled", "unlabeled"), None),
+                   actor=_text(data.get("actor"), "label_events.actor", optional=True),
+                   actor_type=_text(data.get("actor_type"), "label_events.actor_type", optional=True),
+                   at=_iso_or_none(data.get("at"), "label_events.at"),
+                   via_app=_text(data.get("via_app"), "label_events.via_app", optional=True))
+
     def is_bot(self, bot_login: str | None = None) -> bool:
         """True if a bot made the change: a bot account, the product's own login, or a GitHub App acting for a
         user (``performed_via_github_app``): an automation's label is not a maintainer's judgement."""
@@ -105,35 +120,110 @@ class Issue:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Issue:
-        """Inverse of :meth:`to_dict`; raises :class:`DataFormatError` on a malformed record."""
+        """Inverse of :meth:`to_dict`, strict: every field must have its type and range (no silent coercion:
+        ``1.5``, ``"1"`` and ``true`` are not issue numbers, a list is not a title). Keys it does not know are
+        ignored. Raises :class:`DataFormatError` naming the issue, the field and what it must be."""
+        if not isinstance(data, Mapping):
+            raise DataFormatError(f"an issue record must be an object, got {_kind(data)}")
+        number = data.get("number")
+        where = f"issue {number}" if _is_number(number) else "an issue"
         try:
-            events = tuple(LabelEvent(**e) for e in data.get("label_events") or ())
-            issue = cls(
-                repo=check_repo(str(data["repo"])),
-                number=int(data["number"]),
-                title=str(data.get("title") or ""),
-                body=str(data.get("body") or ""),
-                labels=tuple(str(label) for label in data.get("labels") or ()),
-                state=str(data.get("state") or "open"),
-                created_at=_iso_or_none(data.get("created_at")),
-                updated_at=_iso_or_none(data.get("updated_at")),
-                author=data.get("author"),
-                author_association=data.get("author_association"),
-                is_pull_request=bool(data.get("is_pull_request", False)),
-                label_events=events,
-                gone=data.get("gone"),
+            if not _is_number(number):
+                raise ValueError(f"'number' must be a whole number from 1 to {MAX_ISSUE_NUMBER:,}, got {_shown(number)}")
+            try:
+                repo = check_repo(data.get("repo"))
+            except InputError as exc:
+                raise ValueError(f"'repo': {exc}") from None
+            labels = data.get("labels") or ()
+            if not isinstance(labels, (list, tuple)):
+                raise ValueError(f"'labels' must be a list of label names, got {_kind(labels)}")
+            events = data.get("label_events") or ()
+            if not isinstance(events, (list, tuple)):
+                raise ValueError(f"'label_events' must be a list, got {_kind(events)}")
+            pull = data.get("is_pull_request", False)
+            if not isinstance(pull, bool):
+                raise ValueError(f"'is_pull_request' must be true or false, got {_shown(pull)}")
+            return cls(
+                repo=repo, number=number, title=_text(data.get("title"), "title"),
+                body=_text(data.get("body"), "body", optional=True) or "",
+                labels=tuple(label_name(label, "labels") for label in labels),
+                state=_choice(data.get("state"), "state", STATES, "open"),
+                created_at=_iso_or_none(data.get("created_at"), "created_at"),
+                updated_at=_iso_or_none(data.get("updated_at"), "updated_at"),
+                author=_text(data.get("author"), "author", optional=True),
+                author_association=_text(data.get("author_association"), "author_association", optional=True),
+                is_pull_request=pull,
+                label_events=tuple(LabelEvent.from_dict(event) for event in events),
+                gone=_choice(data.get("gone"), "gone", GONE, None),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(f"malformed issue record ({exc!r}): {str(dict(data))[:200]}") from exc
-        return issue
+        except ValueError as exc:
+            raise DataFormatError(f"{where}: {exc}") from None
 
 
-def _iso_or_none(value: Any) -> str | None:
-    if value in (None, ""):
+MAX_ISSUE_NUMBER = 2**31 - 1  # GitHub's issue numbers are 32-bit
+MAX_LABEL = 200
+STATES = ("open", "closed")
+GONE = ("deleted", "transferred")
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else {bool: "true/false", str: "text", dict: "an object", list: "a list",
+                                            float: "a fraction", int: "a number"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: short scalars as written, anything else by its kind."""
+    if isinstance(value, (bool, float)) or (isinstance(value, int) and abs(value) < 10**30) or \
+            (isinstance(value, str) and len(value) <= 60):
+        return ascii(value)
+    return _kind(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ISSUE_NUMBER
+
+
+def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
         return None
-    text = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name!r} must be text, got {_kind(value)}")
+    if "\x00" in value:
+        raise ValueError(f"{name!r} contains a NUL character")
     try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"timestamp {text!r} is not ISO 8601") from exc
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name!r} is not valid Unicode (a lone surrogate such as \\ud800)") from None
+    return value
+
+
+def label_name(value: Any, name: str = "label") -> str:
+    """``value`` if it is a label name: printable text of 1 to :data:`MAX_LABEL` characters, not blank."""
+    text = _text(value, name)
+    assert text is not None
+    if not text.strip() or len(text) > MAX_LABEL or not text.isprintable():
+        raise ValueError(f"{name!r} holds {_shown(text)}, which is not a label name (printable, not blank, at most "
+                         f"{MAX_LABEL} characters)")
     return text
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...], default: str | None) -> Any:
+    if value is None:
+        return default
+    if value not in choices or not isinstance(value, str):
+        raise ValueError(f"{name!r} must be one of {', '.join(choices)}, got {_shown(value)}")
+    return value
+
+
+def _iso_or_none(value: Any, name: str = "timestamp") -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name!r} must be an ISO 8601 timestamp, got {_kind(value)}")
+    try:
+        if not value.isascii() or len(value) > 40:
+            raise ValueError
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name!r} {_shown(value)} is not an ISO 8601 timestamp such as 2024-05-01T12:00:00Z") from None
+    return value

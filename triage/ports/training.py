@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
-from triage.domain.env import at_least, between, check_all, setting
+from triage.domain.env import between, check_all, check_text, setting
 from triage.domain.errors import ConfigError
 from triage.ports.records import TERMINAL_STATES
 
@@ -30,7 +30,7 @@ class TrainingArguments:
     max_tokens: int = setting("TRIAGE_MAX_TOKENS", 128, "Tokens per issue; longer texts are cut (the title first).",
                               between(16, 512))
     encoder_layers: int = setting("TRIAGE_ENCODER_LAYERS", 0, "Keep only the base model's first N transformer layers "
-                                  "(0: all); serving time falls in proportion, and so does quality.", at_least(0))
+                                  "(0: all); serving time falls in proportion, and so does quality.", between(0, 1000))
     epochs: float = setting("TRIAGE_EPOCHS", 4.0, "Passes over the training split (fractions allowed).",
                             between(0, 1000, low_open=True))
     batch_size: int = setting("TRIAGE_BATCH_SIZE", 16, "Examples per optimisation step.", between(1, 4096))
@@ -72,18 +72,31 @@ class TrainingArguments:
             ok = isinstance(value, kind) and not isinstance(value, bool) or (kind is float and isinstance(value, int)
                                                                                and not isinstance(value, bool))
             if not ok:
-                raise ConfigError(f"training argument {name}={value!r} must be a {kind.__name__}")
-            values[name] = kind(value)
+                raise ConfigError(f"training argument {name}={_shown(value)} must be a {kind.__name__}")
+            if isinstance(value, str):
+                check_text(f"training argument {name}", value)
+            try:
+                values[name] = kind(value)
+            except OverflowError:  # an integer too large for a float
+                raise ConfigError(f"training argument {name}={_shown(value)} is out of range") from None
         return cls(**values)
 
     @classmethod
     def from_json(cls, text: str) -> TrainingArguments:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json`; anything but a flat JSON object of known arguments is a :class:`ConfigError`."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"training arguments are not valid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, over-long integers, deep nesting
+            raise ConfigError(f"training arguments are not valid JSON: {str(exc)[:200]}") from None
         return cls.from_mapping(data)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: scalars as written (cut to 80 characters), containers by their type."""
+    if value is None or isinstance(value, (str, int, float)):
+        text = repr(value) if not isinstance(value, int) or abs(value) < 10**80 else "a huge integer"
+        return text[:80]
+    return f"a {type(value).__name__}"
 
 
 def job_command(data: str, output: str, version: str, args_file: str, *, python: str = "python",

@@ -30,6 +30,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from triage.app.settings import DASHBOARD_MODES, DashboardSettings
+from triage.domain.errors import ConfigError
 
 COOKIE = "triage_dashboard"
 COOKIE_PATH = "/api/dashboard"
@@ -105,7 +106,10 @@ class DashboardAuth:
         if not token:
             if not embedded:
                 return cls(mode, disabled="dashboard disabled: set TRIAGE_DASHBOARD_TOKEN or TRIAGE_DASHBOARD_AUTH=easyauth")
-            token, generated = local_secrets(home)
+            try:
+                token, generated = local_secrets(home)
+            except ConfigError as exc:
+                return cls(mode, disabled=f"dashboard disabled: {exc}")
             secret = secret or generated
         return cls(mode, token=token, secret=secret or _derive(token), maintainers=frozenset(settings.maintainers))
 
@@ -185,8 +189,8 @@ class DashboardAuth:
         expires, _, _ = offered.partition(".")
         now = time.time() if now is None else now
         # The expiry travels in the token and is covered by its MAC: an easyauth page rendered in the previous
-        # 12-hour window stays valid until then.
-        if not expires.isdigit() or int(expires) <= now or not hmac.compare_digest(
+        # 12-hour window stays valid until then. ASCII digits only: str.isdigit() also accepts "²" or "٣".
+        if not _epoch(expires) or int(expires) <= now or not hmac.compare_digest(
                 offered.encode(), self.csrf_token(Session(session.identity, int(expires), session.sid)).encode()):
             return Denied(403, "refused: the form's CSRF token is missing, invalid or expired; reload the dashboard "
                                "and try again")
@@ -197,33 +201,81 @@ class DashboardAuth:
 
 
 def local_secrets(home: Path) -> tuple[str, bytes]:
-    """The embedded dashboard's token and secret, generated once into ``{home}/dashboard-secrets.json`` (0600)."""
+    """The embedded dashboard's token and secret, generated once into ``{home}/dashboard-secrets.json`` (0600).
+
+    Raises :class:`ConfigError` naming the file when it cannot be made or does not hold a token and a secret.
+    """
     path = home / SECRETS_FILE
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"token": secrets.token_urlsafe(24), "secret": secrets.token_hex(32)})
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process wrote it first: use theirs
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(data)
-    stored = json.loads(path.read_text())
-    return str(stored["token"]), str(stored["secret"]).encode()
+    try:
+        if not path.exists():
+            _create_once(home, path)
+        with open(path, "rb") as handle:
+            raw = handle.read(4097)
+        stored = json.loads(raw.decode("utf-8")) if len(raw) <= 4096 else None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read or created ({exc.strerror or exc}); point TRIAGE_HOME at a folder "
+                          "this user may write to") from None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
+        stored = None
+    token, secret = (stored.get("token"), stored.get("secret")) if isinstance(stored, dict) else (None, None)
+    if not (isinstance(token, str) and isinstance(secret, str) and len(token) >= 16 and len(secret) >= 16
+            and token.isascii() and token.isprintable() and secret.isascii()):
+        raise ConfigError(f"{path} does not hold a dashboard token and secret; delete it and a new token is generated")
+    return token, secret.encode()
+
+
+def _create_once(home: Path, path: Path) -> None:
+    """Write new secrets to ``path`` whole or not at all; if another process was first, keep theirs."""
+    home.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"token": secrets.token_urlsafe(24), "secret": secrets.token_hex(32)}).encode()
+    draft = home / f".{SECRETS_FILE}.{secrets.token_hex(8)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)  # atomic, and fails if the file exists: a reader never sees half a file
+    except FileExistsError:
+        pass  # another process wrote it first: use theirs
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def _derive(token: str) -> bytes:
     return hmac.new(token.encode(), b"triage-dashboard-signing-key", hashlib.sha256).digest()
 
 
+def _epoch(text: str) -> bool:
+    return 0 < len(text) <= 12 and text.isascii() and text.isdigit()
+
+
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
 def _same_origin(origin: str, request: Request) -> bool:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """Whether ``origin`` is this site: the request's scheme and its ``Host`` header, default ports aside.
+
+    Only ``Host`` is trusted. On App Service the Functions host sets it from ``Disguised-Host``, the name the
+    front end received the request for (AppServiceHeaderFixupMiddleware in github.com/Azure/azure-functions-host),
+    before the worker sees the request. ``X-Forwarded-Host`` and ``X-Original-Host`` are set only by proxies
+    such as Front Door or Application Gateway and otherwise pass through from the client unchanged, so they
+    would let a client vouch for any origin it likes.
+    """
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
         return False
-    names = ("Host", "X-Forwarded-Host", "X-Original-Host", "Disguised-Host")  # the last: App Service's
-    hosts = {request.header(name) for name in names} - {None, ""}
-    return parts.netloc.lower() in {h.lower() for h in hosts if h}
+    host = (request.header("Host") or "").strip().lower()
+    if parts.scheme != request.scheme or not parts.hostname or not host or parts.username or parts.password:
+        return False
+    ours = (port and str(port)) or DEFAULT_PORTS.get(parts.scheme, "")
+    name, _, given = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not name or not given.isdigit():  # no port in Host (or an IPv6 literal alone)
+        name, given = host, DEFAULT_PORTS.get(parts.scheme, "")
+    wanted = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return name == wanted and given.lstrip("0") == ours.lstrip("0")
 
 
 def _b64(data: bytes) -> str:

@@ -18,7 +18,7 @@ from triage.app.learning_loop import after_feedback, retrain_due
 from triage.app.status import repositories
 from triage.domain.errors import InputError, NotFoundError
 from triage.learning.feedback import record_review
-from triage.web.auth import DashboardAuth, Denied
+from triage.web.auth import COOKIE_PATH, DashboardAuth, Denied
 from triage.web.http import (
     WebRequest,
     WebResponse,
@@ -26,10 +26,13 @@ from triage.web.http import (
     page_response,
     redirect,
     status_for,
+    too_many_requests,
 )
 from triage.web.page import render_dashboard
+from triage.web.throttle import LOGIN_THROTTLE, LoginThrottle, client_address
 from triage.web.view import dashboard_view
 
+DASHBOARD_PATH = COOKIE_PATH  # the Functions route "dashboard" under the host's default "api" prefix
 MAX_LABEL = 200
 VERDICTS = ("confirm", "reject")
 
@@ -47,21 +50,17 @@ def auth_for(s: Services) -> DashboardAuth:
     return DashboardAuth.from_settings(s.config.dashboard, s.settings.home, embedded=s.config.storage.embedded)
 
 
-def handle_dashboard(s: Services, request: WebRequest, auth: DashboardAuth | None = None) -> WebResponse:
+def handle_dashboard(s: Services, request: WebRequest, auth: DashboardAuth | None = None,
+                     throttle: LoginThrottle = LOGIN_THROTTLE) -> WebResponse:
     """``GET`` the dashboard: log in with ``?token=`` (token mode), else render the page for a maintainer."""
     auth = auth or auth_for(s)
     if request.method != "GET":
         return error_response(405, "use GET")
     if "token" in request.query and auth.mode == "token" and not auth.disabled:
-        cookie = auth.login(request.query["token"], request, path=request.path)
-        if cookie is None:
-            return error_response(401, "the token in the URL is wrong", hint="Open the login URL that `triage dashboard` "
-                               "printed, or use the value of TRIAGE_DASHBOARD_TOKEN.")
-        rest = {k: v for k, v in request.query.items() if k != "token"}
-        return redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), **{"Set-Cookie": cookie})
+        return _login(request, auth, throttle)
     session = auth.session(request)
     if isinstance(session, Denied):
-        return _denied(session, auth, request.path)
+        return _denied(session, auth, DASHBOARD_PATH)
     repos = repositories(s)
     repo = request.query.get("repo") or (repos[0] if repos else None)
     if repo is not None and repo not in repos:
@@ -69,8 +68,29 @@ def handle_dashboard(s: Services, request: WebRequest, auth: DashboardAuth | Non
     nonce = secrets.token_urlsafe(16)
     view = dashboard_view(s, repo) if repo else None
     page = render_dashboard(view, repos, identity=session.identity, csrf=auth.csrf_token(session), nonce=nonce,
-                            base=request.path)
+                            base=DASHBOARD_PATH)
     return page_response(200, page, nonce)
+
+
+def _login(request: WebRequest, auth: DashboardAuth, throttle: LoginThrottle) -> WebResponse:
+    """Check ``?token=`` (throttled per client and globally); on success set the session and drop the token.
+
+    The redirect goes to the fixed dashboard path, never to the request's: a path such as ``//evil.example/…``
+    would be read by the browser as another site.
+    """
+    client = client_address(request.client, request.header("Client-IP"))
+    wait = throttle.retry_after(client)
+    if wait:
+        return too_many_requests(wait, "too many wrong sign-in tokens from this address or from everyone; wait "
+                                       "before trying again")
+    cookie = auth.login(request.query["token"], request, path=DASHBOARD_PATH)
+    if cookie is None:
+        throttle.failed(client)
+        return error_response(401, "the token in the URL is wrong", hint="Open the login URL that `triage dashboard` "
+                              "printed, or use the value of TRIAGE_DASHBOARD_TOKEN.")
+    throttle.succeeded(client)
+    repo = request.query.get("repo")
+    return redirect(DASHBOARD_PATH + (f"?{urlencode({'repo': repo})}" if repo else ""), **{"Set-Cookie": cookie})
 
 
 def handle_review(s: Services, request: WebRequest,
@@ -79,7 +99,7 @@ def handle_review(s: Services, request: WebRequest,
     auth = auth or auth_for(s)
     if request.method != "POST":
         return error_response(405, "use POST"), None
-    base = request.path.removesuffix("/review")
+    base = DASHBOARD_PATH
     session = auth.session(request)
     if isinstance(session, Denied):
         return _denied(session, auth, base), None
@@ -107,7 +127,7 @@ def _review_fields(form: Mapping[str, str], repos: list[str]) -> tuple[str, int,
     repo, number, label, verdict = form["repo"], form["number"], form["label"], form["verdict"]
     if repo not in repos:
         raise InputError(f"{repo!r} is not a repository of this app; known: {', '.join(repos) or 'none'}")
-    if not number.isascii() or not number.isdigit() or not 0 < int(number) < 10**9:
+    if not number.isascii() or not number.isdigit() or len(number) > 9 or not 0 < int(number) < 10**9:
         raise InputError(f"issue number {number!r} is not a positive integer")
     if len(label) > MAX_LABEL or not label.isprintable():
         raise InputError(f"label {label[:50]!r} is not a label name (printable, at most {MAX_LABEL} characters)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from triage.domain.errors import (
     ConcurrencyError,
@@ -47,6 +47,7 @@ class WebRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     scheme: str = "http"
+    client: str = ""  # the peer's address when the server knows it; "" behind App Service (see triage.web.throttle)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", {k.lower(): v for k, v in self.headers.items()})
@@ -101,17 +102,38 @@ def security_headers(nonce: str) -> dict[str, str]:
 
 
 def page_response(status: int, html_text: str, nonce: str, **extra: str) -> WebResponse:
+    """An HTML page with the security headers."""
     headers = {"Content-Type": "text/html; charset=utf-8", **security_headers(nonce), **extra}
     return WebResponse(status, html_text.encode("utf-8"), headers)
 
 
 def error_response(status: int, message: str, *, hint: str = "", link: tuple[str, str] | None = None) -> WebResponse:
+    """A small HTML page explaining a refused or failed request."""
     nonce = secrets.token_urlsafe(16)
     return page_response(status, render_error(status, message, nonce, hint=hint, link=link), nonce)
 
 
+def safe_location(location: str) -> bool:
+    """True if ``location`` is a path on this site that no browser reads as another site: it starts with one
+    ``/`` (not ``//`` or ``/\\``, which are scheme-relative, nor these percent-encoded) and holds no backslash,
+    control character, space or non-ASCII character."""
+    path = unquote(location.partition("?")[0].partition("#")[0])
+    return (location.startswith("/") and location.isascii() and location.isprintable() and " " not in location
+            and "\\" not in location and not path.startswith(("//", "/\\")) and path.isprintable() and "\\" not in path)
+
+
 def redirect(location: str, **extra: str) -> WebResponse:
+    """A 303 to ``location``, which must be a same-site path (see :func:`safe_location`)."""
+    if not safe_location(location):
+        raise ValueError(f"refusing to redirect to {location[:80]!r}: not a same-site path")
     nonce = secrets.token_urlsafe(16)
     return WebResponse(303, b"", {"Location": location, **security_headers(nonce), **extra})
+
+
+def too_many_requests(seconds: int, message: str) -> WebResponse:
+    """A 429 telling the client to wait ``seconds`` (``Retry-After``)."""
+    response = error_response(429, message, hint=f"Try again in {seconds} second{'s' if seconds != 1 else ''}.")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 

@@ -51,8 +51,9 @@ class GitHubSettings:
             try:
                 with open(settings.private_key_path, encoding="utf-8") as handle:
                     settings = replace(settings, private_key=handle.read())
-            except OSError as exc:
-                raise ConfigError(f"GITHUB_APP_PRIVATE_KEY_PATH: cannot read the private key ({exc})") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"GITHUB_APP_PRIVATE_KEY_PATH: cannot read the private key ({exc}); point it at the "
+                                  "App's .pem file") from exc
         return settings
 
     def check(self) -> None:
