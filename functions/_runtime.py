@@ -50,7 +50,8 @@ async def start_singleton(client: df.DurableOrchestrationClient, orchestrator: s
 
 async def start_training(client: df.DurableOrchestrationClient, s: Services, repo: str, reason: str) -> bool:
     """Start the repository's training orchestration (one per repository at a time); True if started."""
-    return await start_singleton(client, "training_orchestrator", f"train:{repo}", training_input(s, repo, reason))
+    payload = training_input(s, repo, reason)  # under the repository's current name
+    return await start_singleton(client, "training_orchestrator", f"train:{payload['repo']}", payload)
 
 
 def json_response(body: Any, status: int = 200) -> func.HttpResponse:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
+from triage.app.moves import current_name
 from triage.app.training import (
     build_training_dataset,
     cancel_training,
@@ -22,7 +23,6 @@ from triage.app.training import (
     training_status,
 )
 from triage.domain.errors import TriageError
-from triage.domain.issues import check_repo
 
 from ._runtime import error_response, json_response, services, start_training
 
@@ -46,7 +46,7 @@ async def train_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
 async def train_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start training on demand; 202 with status links, or 409 if a run is in progress."""
     try:
-        repo = check_repo(f"{req.route_params.get('owner', '')}/{req.route_params.get('name', '')}")
+        repo = current_name(services().docs, f"{req.route_params.get('owner', '')}/{req.route_params.get('name', '')}")
     except TriageError as exc:
         return error_response(exc)
     instance = f"train:{repo}"

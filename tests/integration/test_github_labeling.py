@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.github_server import FixtureRepo, GitHubServer, build_fixture
+from tests.github_server import Fault, FixtureRepo, GitHubServer, build_fixture
 from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
 from training_job.train import run
 from triage.adapters.github.client import GitHubClient
@@ -22,9 +22,12 @@ from triage.adapters.github.settings import GitHubSettings
 from triage.adapters.local.queue import SqliteQueue
 from triage.adapters.local.stores import SqliteDocumentStore
 from triage.app.bootstrap import build_services
-from triage.app.labeling import COMMENT_MARKER, load_repo_config, open_batch
+from triage.app.labeling import open_batch
+from triage.app.repo_settings import load_repo_config
 from triage.app.settings import Config, Settings
 from triage.app.webhook import handle_delivery
+from triage.app.writers import COMMENT_MARKER
+from triage.domain.errors import GitHubError
 from triage.domain.issues import Issue
 from triage.domain.policy import Decision
 from triage.domain.repo_config import RepoConfig, parse_repo_config
@@ -96,7 +99,8 @@ def test_adds_labels_with_one_call_and_is_idempotent(server, api, docs, model) -
     events = server.events(number)
     assert events[-1]["actor"]["login"] == BOT and events[-1]["event"] == "labeled"
     again = handle_label_request(request(number), api, docs, model, EAGER, BOT, dry_run=False)
-    assert again.abstained and label_posts(server) == 1, "re-processing the same request changes nothing"
+    assert [label for label, _ in again.add] == [label for label, _ in decision.add] and label_posts(server) == 1, (
+        "re-processing the same request changes nothing")
 
 
 def test_dry_run_logs_the_call_and_writes_nothing(server, api, docs, model, caplog) -> None:
@@ -148,6 +152,20 @@ def test_comment_is_posted_once_and_edited_in_place(server, api, docs, model) ->
     mine = [c for c in server.comments(number) if COMMENT_MARKER in c["body"]]
     assert len(mine) == 1 and "Applied" in mine[0]["body"], "edited in place, never repeated"
     assert server.count("POST", r"/issues/\d+/comments$") == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.truncate(), Fault.drop(), Fault.status(502)], ids=["truncated", "dropped", "502"])
+def test_one_comment_when_the_answer_to_its_post_is_lost(server, api, docs, model, fault) -> None:
+    """GitHub creates the comment but the answer never arrives: the request fails, the queue retries it, and
+    the retry finds the comment instead of posting a second one."""
+    number = unlabeled_issue(server)
+    config = RepoConfig(default_threshold=0.999, dry_run=False, comment=True)
+    server.inject("POST", rf"/issues/{number}/comments$", fault)
+    with pytest.raises(GitHubError):
+        handle_label_request(request(number), api, docs, model, config, BOT, dry_run=False)
+    for _ in range(2):  # the queue's retry, then a later request for the same issue
+        handle_label_request(request(number), api, docs, model, config, BOT, dry_run=False)
+    assert len([c for c in server.comments(number) if COMMENT_MARKER in c["body"]]) == 1
 
 
 def test_repository_config_is_read_from_the_repository(server, api) -> None:
@@ -251,6 +269,8 @@ def _check_never_fought_a_human(server: GitHubServer, model_labels: set[str]) ->
         present: set[str] = {label["name"] for label in server.fixture.issues.get(number, {}).get("labels", [])}
         human_applied |= present & model_labels
         for event in sorted(server.events(number), key=lambda e: e["id"]):
+            if event["event"] not in ("labeled", "unlabeled"):
+                continue  # closed, reopened, assigned, renamed...
             label, actor = event["label"]["name"], event["actor"]
             by_product = actor["login"] == BOT
             if event["event"] == "labeled":

@@ -9,8 +9,9 @@ import pytest
 
 from tests.fake_github import FakeGitHub
 from triage.app.bootstrap import Services, build_services
-from triage.app.labeling import COMMENT_MARKER, label_batch, label_issues
+from triage.app.labeling import label_batch, label_issues
 from triage.app.settings import Config, Settings
+from triage.app.writers import COMMENT_MARKER
 from triage.domain.issues import Issue
 from triage.domain.repo_config import CONFIG_PATH, RepoConfig
 from triage.ports.records import PREDICTIONS

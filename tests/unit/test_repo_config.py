@@ -54,4 +54,4 @@ training: {schedule: "30 2 * * 1-5", min_new_labels: 20}
 def test_invalid_config_names_the_problem(text: str, needle: str) -> None:
     with pytest.raises(ConfigError) as exc:
         parse_repo_config(text)
-    assert needle in str(exc.value) and ".github/issue-labeler.yml" in str(exc.value)
+    assert needle in str(exc.value) and ".github/issue-triage.yml" in str(exc.value)

@@ -10,14 +10,15 @@ from typing import Any
 from triage.app import telemetry
 from triage.app.bootstrap import Services
 from triage.app.learning_loop import thresholds_in_force
-from triage.data.scraper import CURSOR_ID
+from triage.app.moves import current_name
+from triage.app.repo_settings import config_error
+from triage.data.scraper import cursor_status
 from triage.learning.live import live_quality
 from triage.learning.registry import read_pointer
 from triage.learning.tuning import tuning_history
 from triage.ports.layout import repo_of_pointer
 from triage.ports.queues import LABEL_REQUESTS_POISON
 from triage.ports.records import (
-    CURSORS,
     FEEDBACK,
     ISSUES,
     MODELS,
@@ -33,7 +34,7 @@ RUN_FIELDS = ("id", "state", "dataset_version", "started_at", "ended_at", "detai
 def repositories(s: Services) -> list[str]:
     """The configured repositories and those with a promoted model, sorted."""
     promoted = {repo for repo in map(repo_of_pointer, s.blobs.list("models/")) if repo}
-    return sorted(set(s.app.repositories) | promoted)
+    return sorted({current_name(s.docs, repo) for repo in s.app.repositories} | promoted)
 
 
 def recent_runs(s: Services, repo: str, limit: int) -> list[dict[str, Any]]:
@@ -71,13 +72,11 @@ def repo_status(s: Services, repo: str) -> dict[str, Any]:
                  "age_hours": round((datetime.now(timezone.utc) - promoted) / timedelta(hours=1), 1),
                  "metrics": record.get("gate_scores", {}).get("candidate") or record.get("metrics"),
                  "thresholds": in_force[0] if in_force else None}
-    cursor = s.docs.get(CURSORS, repo, CURSOR_ID) or {}
     predictions = sorted(s.docs.query(PREDICTIONS, repo), key=lambda d: d.get("decided_at", ""), reverse=True)
     quality = live(s, repo)
     return {
         "model": model,
-        "scrape": {"last_run": cursor.get("last_run"), "issues": cursor.get("issues"), "since": cursor.get("since"),
-                   "in_progress": cursor.get("in_progress", {}).get("page") if cursor.get("in_progress") else None},
+        "scrape": cursor_status(s.docs, repo),
         "stored_issues": len(s.docs.query(ISSUES, repo)),
         "training_runs": list(reversed(recent_runs(s, repo, 10))),
         "recent_decisions": [{k: d.get(k) for k in ("number", "add", "abstained", "reasons", "model_version",
@@ -86,6 +85,7 @@ def repo_status(s: Services, repo: str) -> dict[str, Any]:
         "tuning": tuning_history(s.docs, repo, limit=10),
         "feedback": len(s.docs.query(FEEDBACK, repo)),
         "poison_messages": len(s.docs.query(POISON, repo)),
+        "config_error": config_error(s.docs, repo),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from triage.adapters.local.training import run_blocking
 from triage.app import telemetry
 from triage.app.bootstrap import Services
+from triage.app.moves import current_name
 from triage.app.settings import Settings
 from triage.app.webhook import label_aliases
 from triage.data.dataset import (
@@ -52,6 +53,7 @@ def new_model_version(now: datetime, dataset_version: str) -> str:
 
 def training_input(s: Services, repo: str, reason: str) -> dict[str, Any]:
     """The training orchestration's input: settings are read here, never inside the orchestrator."""
+    repo = current_name(s.docs, repo)
     return {"repo": repo, "reason": reason, "poll_seconds": s.app.poll_seconds,
             "deadline_minutes": s.app.training_deadline_minutes}
 

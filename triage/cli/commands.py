@@ -12,14 +12,15 @@ from typing import Any
 from triage.adapters.local.queue import SqliteQueue
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.app.bootstrap import Services, build_services
-from triage.app.labeling import file_config, label_issues
-from triage.app.settings import Config
+from triage.app.labeling import label_issues
+from triage.app.repo_settings import file_config
+from triage.app.settings import Config, usable_folder
 from triage.app.training import build_training_dataset, train_now
 from triage.cli.output import headline
 from triage.data.dataset import latest_version, load_split
 from triage.data.ingest import ingest
 from triage.data.sources import read_issues
-from triage.domain.errors import InputError
+from triage.domain.errors import ConfigError, InputError
 from triage.learning.promotion import promote
 from triage.learning.registry import current_version
 from triage.ml.evaluation import evaluate_model
@@ -31,6 +32,9 @@ from triage.ports.layout import model_prefix
 def embedded(config: Config) -> Services:
     """Services on the embedded stores under ``TRIAGE_HOME``: the pipeline commands always run on this machine."""
     home = config.settings.home
+    if not usable_folder(home):
+        raise ConfigError(f"TRIAGE_HOME={str(home)!r} is a file (or inside one), not a folder; point TRIAGE_HOME or "
+                          "--home at a folder for the embedded stores")
     return build_services(config, blobs=LocalBlobStore(config.settings.blob_root),
                           docs=SqliteDocumentStore(config.settings.database), queue=SqliteQueue(home / "queues.db"))
 
@@ -40,22 +44,32 @@ def model(s: Services, repo: str, version: str | None = None) -> Classifier:
     return Classifier.from_store(s.blobs, model_prefix(repo, version or current_version(s.blobs, repo)))
 
 
+def read_inputs(args: argparse.Namespace) -> None:
+    """Read and check the files named on the command line (``--source``, ``--model-dir``) before any store is
+    opened, so that a bad file leaves the stores untouched."""
+    if getattr(args, "source", None) is not None:
+        args.issues = read_issues(args.source, args.format, args.repo)
+    for name in ("title", "body"):
+        text = getattr(args, name, None)
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"the issue {name} is not UTF-8 text; pass it as UTF-8") from None
+    if getattr(args, "model_dir", None) is not None:
+        args.served = _model_folder(args.model_dir)
+
+
 def cmd_ingest(s: Services, args: argparse.Namespace) -> dict[str, Any]:
-    """Read an issue export and store it."""
-    issues = read_issues(args.source, args.format, args.repo)
-    if not issues:
-        raise InputError(f"{args.source} holds no issues")
-    return ingest(issues, s.blobs, s.docs)
+    """Store the issues of an export (read by :func:`read_inputs`)."""
+    return ingest(args.issues, s.blobs, s.docs)
 
 
 def cmd_scrape(s: Services, args: argparse.Namespace) -> dict[str, Any]:
-    """Scrape a repository's issues from GitHub (full, incremental or resuming)."""
-    from triage.adapters.github.client import GitHubClient
-    from triage.data.scraper import scrape
+    """Scrape a repository's issues from GitHub (full, incremental or resuming; following a rename)."""
+    from triage.app.scraping import scrape_repository
 
-    client = GitHubClient(s.config.github)
-    result = scrape(client, s.docs, s.blobs, args.repo, full=args.full, include_pull_requests=args.pull_requests)
-    return result.to_dict() | {"requests": client.requests_made}
+    return scrape_repository(s, args.repo, full=args.full, include_pull_requests=args.pull_requests)
 
 
 def cmd_dataset(s: Services, args: argparse.Namespace) -> dict[str, Any]:
@@ -90,16 +104,23 @@ def cmd_promote(s: Services, args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_predict(s: Services, args: argparse.Namespace) -> dict[str, Any]:
     """Label probabilities for one issue text."""
-    served = Classifier.from_dir(args.model_dir) if args.model_dir else model(s, args.repo, args.model)
+    served = args.served if args.model_dir else model(s, args.repo, args.model)
     scores = served.scores(args.title, args.body)
     top = list(scores.items())[: args.top]
     return {"model": served.version, "scores": [{"label": k, "score": round(v, 4), "threshold": served.thresholds[k]}
                                                 for k, v in top]}
 
 
+def _model_folder(folder: Path) -> Classifier:
+    """A model folder named by ``--model-dir``; a damaged one is an :class:`InputError`, not a traceback."""
+    if not folder.is_dir():
+        raise InputError(f"--model-dir {str(folder)!r} is not a folder; pass a model folder written by `triage train`")
+    return Classifier.from_dir(folder)  # a damaged folder raises InputError naming it
+
+
 def cmd_label(s: Services, args: argparse.Namespace) -> dict[str, Any]:
     """Decide labels for the issues in a file with the current model; dry run only."""
-    issues = read_issues(args.source, args.format, args.repo)
+    issues = args.issues
     served = model(s, args.repo)
     decisions, calls = label_issues(s, args.repo, issues, served, file_config(s.settings))
     return {"model": served.version, "issues": len(decisions), "would_label": len(calls), "calls": calls}
@@ -123,12 +144,12 @@ def cmd_dashboard(s: Services, args: argparse.Namespace) -> dict[str, Any]:
                 "retraining %s is due: run `triage dataset --repo %s` and `triage train --repo %s`", due, due, due)
         return response
 
+    if auth.disabled:
+        raise ConfigError(auth.disabled)
     routes = {("GET", "/api/dashboard"): lambda request: handle_dashboard(served, request, auth),
               ("POST", "/api/dashboard/review"): review}
     server = LocalServer(router(routes), args.host, args.port)
     url = f"{server.url}/api/dashboard"
-    if auth.disabled:
-        print(auth.disabled, file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host} over plain HTTP; the session cookie can be read on the network",
               file=sys.stderr)

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from triage.app.bootstrap import Services
-from triage.app.labeling import file_config, label_issues
+from triage.app.labeling import label_issues
+from triage.app.repo_settings import file_config
 from triage.app.training import build_training_dataset, train_now
 from triage.cli.output import print_table
 from triage.data.dataset import load_split

@@ -1,4 +1,10 @@
-"""Per-repository behaviour, read from ``.github/issue-labeler.yml`` in the labeled repository.
+"""Per-repository behaviour, read from ``.github/issue-triage.yml`` in the labeled repository.
+
+``.github/issue-labeler.yml`` is the file of the widely used ``github/issue-labeler`` action (label
+names as top-level keys, with regular expressions); it is read only when it is one of ours (every
+top-level key is one of this file's keys, as earlier versions of this product wrote it), so a
+repository that uses that action is not broken by it. The file is outside input: it is limited in
+size and nesting, and YAML aliases (which can expand exponentially) are refused.
 
 Example (every key optional; a missing file means these defaults)::
 
@@ -31,7 +37,10 @@ import yaml
 from triage.domain.errors import ConfigError
 from triage.domain.schedule import Cron
 
-CONFIG_PATH = ".github/issue-labeler.yml"
+CONFIG_PATH = ".github/issue-triage.yml"
+LEGACY_CONFIG_PATH = ".github/issue-labeler.yml"  # read only when it is ours (see the module docstring)
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 20
 _TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training"}
 _LABELS = {"allow", "exclude", "aliases", "exclusive"}
 _THRESHOLDS = {"default", "per_label"}
@@ -70,16 +79,50 @@ class RepoConfig:
         return label
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe subset without aliases and with bounded nesting."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"aliases (*{event.anchor}) are not allowed")
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
+        finally:
+            self._depth -= 1
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """The YAML document in ``text`` (size, nesting and aliases bounded); :class:`ConfigError` naming ``source``."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise ConfigError(f"{source}: the file is larger than {MAX_BYTES // 1024} KB; keep only the settings")
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nesting too deep") from None
+
+
+def is_own_config(text: str) -> bool:
+    """Whether a file found at :data:`LEGACY_CONFIG_PATH` is this product's (every top-level key is ours)."""
+    try:
+        data = load_yaml(text, LEGACY_CONFIG_PATH)
+    except ConfigError:
+        return False
+    return data is None or (isinstance(data, dict) and set(map(str, data)) <= _TOP)
+
+
 def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig:
     """Parse and validate the YAML config; ``None`` or an empty file gives the defaults."""
     if text is None or not text.strip():
         return RepoConfig()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = load_yaml(text, source)
     if data is None:
         return RepoConfig()
     v = _Validator(source)

@@ -13,10 +13,19 @@ import fnmatch
 from typing import Any
 
 from triage.domain.errors import InputError, NotFoundError
-from triage.ports.records import FEEDBACK, LOCKS, PREDICTIONS, Feedback, Lock, now_iso
+from triage.domain.labels import NO_RENAMES, LabelNames
+from triage.ports.records import FEEDBACK, LABELS, LOCKS, PREDICTIONS, Feedback, Lock, now_iso
 from triage.ports.stores import DocumentStore
 
 REVIEW_ACTIONS = {"confirm": "labeled", "reject": "unlabeled"}
+
+
+def label_names(docs: DocumentStore, repo: str, configured: dict[str, str] | None = None) -> LabelNames:
+    """The repository's renames and deleted labels as the ``label`` webhook events recorded them; the repository
+    config's ``labels.aliases`` (``configured``) win over recorded renames."""
+    records = docs.query(LABELS, repo)
+    renames = {d["name"]: d["renamed_to"] for d in records if d.get("renamed_to")}
+    return LabelNames({**renames, **(configured or {})}, frozenset(d["name"] for d in records if d.get("deleted")))
 
 
 def latest_prediction(docs: DocumentStore, repo: str, number: int) -> dict[str, Any] | None:
@@ -32,14 +41,18 @@ def _same_group(prediction: dict[str, Any], a: str, b: str) -> bool:
     return any(fnmatch.fnmatchcase(a, p) and fnmatch.fnmatchcase(b, p) for p in prediction.get("exclusive", ()))
 
 
-def judge(prediction: dict[str, Any] | None, label: str, action: str) -> tuple[str, str | None, float | None]:
+def judge(prediction: dict[str, Any] | None, label: str, action: str,
+          names: LabelNames = NO_RENAMES) -> tuple[str, str | None, float | None]:
     """(verdict, judged label, its score) for a human's ``labeled``/``unlabeled`` of ``label``.
 
     ``unrelated`` when there is no prediction or the change does not concern what was predicted.
+    Names are compared as they are now (``names``): a prediction of ``area-Old`` is judged by a change
+    of ``area-A`` once the label was renamed.
     """
     if prediction is None:
         return "unrelated", None, None
-    predicted = {a["label"]: float(a["score"]) for a in prediction.get("add", [])}
+    label = names.current(label)
+    predicted = {names.current(a["label"]): float(a["score"]) for a in prediction.get("add", [])}
     if action == "unlabeled":
         return ("corrected", label, predicted[label]) if label in predicted else ("unrelated", None, None)
     if label in predicted:
@@ -59,7 +72,7 @@ def record_label_event(docs: DocumentStore, repo: str, number: int, label: str, 
                        at: str | None, delivery: str, source: str = "github") -> dict[str, Any]:
     """Store a human label change as feedback and lock the label for the issue; return the feedback record."""
     prediction = latest_prediction(docs, repo, number)
-    outcome, judged, score = judge(prediction, label, action)
+    outcome, judged, score = judge(prediction, label, action, label_names(docs, repo))
     record = Feedback(id=delivery, repo=repo, number=number, label=label, action=action, actor=actor,
                       at=at or now_iso(), verdict=outcome, judged_label=judged, score=score, source=source,
                       model_version=prediction.get("model_version") if prediction else None).to_doc()
@@ -101,6 +114,10 @@ def review_queue(docs: DocumentStore, repo: str, limit: int = 50) -> list[dict[s
     return sorted(pending, key=lambda r: (r["decided_at"] or "", r["number"]), reverse=True)[:limit]
 
 
-def removed_labels(docs: DocumentStore, repo: str, number: int) -> frozenset[str]:
-    """Labels a human removed from the issue (and has not re-added), per the locks."""
-    return frozenset(d["label"] for d in docs.query(LOCKS, repo, number=number, state="removed"))
+def removed_labels(docs: DocumentStore, repo: str, number: int, names: LabelNames = NO_RENAMES) -> frozenset[str]:
+    """Current names of the labels a human removed from the issue and has not re-added since, per the locks
+    (a label removed under its old name stays removed after a rename)."""
+    state: dict[str, str] = {}
+    for lock in sorted(docs.query(LOCKS, repo, number=number), key=lambda d: d.get("at") or ""):
+        state[names.current(lock["label"])] = lock["state"]
+    return frozenset(label for label, last in state.items() if last == "removed")

@@ -38,7 +38,7 @@ def gate(candidate: Mapping[str, float], champion: Mapping[str, float] | None, m
     if champion is None:
         return GateResult(True, "no current model")
     c, k = candidate[PRIMARY], champion[PRIMARY]
-    if c < k + min_improvement:
+    if not c >= k + min_improvement:  # a NaN score or margin refuses, never promotes
         return GateResult(False, f"macro-F1 {c:.4f} < champion {k:.4f} + {min_improvement:.4f} on the same frozen test set")
     frozen = f"macro-F1 {c:.4f} >= champion {k:.4f} + {min_improvement:.4f} on the frozen test set"
     if recent_candidate is None or recent_champion is None:

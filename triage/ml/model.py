@@ -9,7 +9,8 @@ the fine-tuned encoder and a lexical (TF-IDF) model, blended with the manifest's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from triage.domain.cleaning import issue_text, lexical_text
-from triage.domain.errors import NotFoundError, TrainingError
+from triage.domain.errors import InputError, NotFoundError, TrainingError, TriageError
 from triage.ml.lexical import LexicalModel
 from triage.ports.stores import BlobStore
 
@@ -56,10 +57,11 @@ class Classifier:
         missing = [name for name in (*MODEL_FILES, onnx_file) if name and not (path / name).is_file()]
         if missing:
             raise NotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
-        manifest = json.loads((path / "manifest.json").read_text())
-        lexical = path / LEXICAL_FILE
-        return cls(str(path / (onnx_file or serving_file(manifest))), (path / "tokenizer.json").read_text(), manifest,
-                   threads, lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
+        with _damaged(str(path)):
+            manifest = json.loads((path / "manifest.json").read_text())
+            lexical = path / LEXICAL_FILE
+            return cls(str(path / (onnx_file or serving_file(manifest))), (path / "tokenizer.json").read_text(),
+                       manifest, threads, lexical.read_bytes() if manifest.get("ensemble") and lexical.is_file() else None)
 
     @classmethod
     def from_store(cls, store: BlobStore, prefix: str, threads: int = 0) -> Classifier:
@@ -68,10 +70,11 @@ class Classifier:
         if local is not None and local.is_dir():
             return cls.from_dir(local, threads)
         try:
-            manifest = json.loads(store.get(f"{prefix}/manifest.json"))
-            lexical = store.get(f"{prefix}/{LEXICAL_FILE}") if manifest.get("ensemble") else None
-            return cls(store.get(f"{prefix}/{serving_file(manifest)}"), store.get(f"{prefix}/tokenizer.json").decode(),
-                       manifest, threads, lexical)
+            with _damaged(prefix):
+                manifest = json.loads(store.get(f"{prefix}/manifest.json"))
+                lexical = store.get(f"{prefix}/{LEXICAL_FILE}") if manifest.get("ensemble") else None
+                return cls(store.get(f"{prefix}/{serving_file(manifest)}"),
+                           store.get(f"{prefix}/tokenizer.json").decode(), manifest, threads, lexical)
         except NotFoundError as exc:
             raise NotFoundError(f"model {prefix} is incomplete or missing: {exc}") from exc
 
@@ -110,6 +113,19 @@ class Classifier:
         probs = self.predict_rows([self.encode(title, body)])[0]
         order = np.argsort(-probs)
         return {self.labels[j]: float(probs[j]) for j in order}
+
+
+@contextmanager
+def _damaged(where: str) -> Iterator[None]:
+    """Report a model that does not load (a damaged manifest, tokenizer, ONNX or lexical file) as bad input
+    naming it, whatever the library raised."""
+    try:
+        yield
+    except TriageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - json, tokenizers, onnxruntime and numpy each raise their own types
+        raise InputError(f"model {where} is damaged and cannot be loaded ({exc.__class__.__name__}: {str(exc)[:200]}); "
+                         "train it again or restore the folder") from exc
 
 
 def serving_file(manifest: Mapping[str, Any]) -> str:
