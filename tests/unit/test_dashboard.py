@@ -31,7 +31,9 @@ from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
 from triage.app.bootstrap import Services, build_services
 from triage.app.labeling import record_decision
+from triage.app.repo_settings import record_config_error
 from triage.app.settings import Config
+from triage.domain.errors import ConfigError
 from triage.domain.policy import Decision
 from triage.domain.repo_config import parse_repo_config
 from triage.learning.feedback import record_review
@@ -397,6 +399,18 @@ def test_everything_stored_is_escaped(env: Path) -> None:
     assert "<script" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&quot;reason&quot;)&lt;/script&gt;" in page
     assert 'value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
+
+
+def test_an_invalid_repository_config_shows_on_the_page_escaped(env: Path) -> None:
+    s = _runtime.services()
+    seed(s)
+    assert "config-error" not in get({"repo": REPO}, login()).get_body().decode()
+    record_config_error(s.docs, REPO, ConfigError(f"{REPO}:.github/issue-triage.yml: max_labels must be a whole "
+                                                  "number, got '<b>many</b>'"))
+    page = get({"repo": REPO}, login()).get_body().decode()
+    assert 'id="config-error"' in page and "max_labels must be a whole number" in page and "<b>many" not in page
+    record_config_error(s.docs, REPO, None)
+    assert "config-error" not in get({"repo": REPO}, login()).get_body().decode()
 
 
 def test_dashboard_view_is_plain_data(env: Path) -> None:

@@ -111,11 +111,20 @@ def render_dashboard(view: Mapping[str, Any] | None, repos: Sequence[str], *, id
                    "(<code>triage train</code>, <code>triage promote</code>).</p></section>")
     else:
         content = "".join((
-            _model_section(view), _card_section(view), _live_section(view), _labels_section(view),
+            _config_error_section(view), _model_section(view), _card_section(view), _live_section(view), _labels_section(view),
             _review_section(view, csrf, base), _decisions_section(view), _runs_section(view), _tuning_section(view)))
     footer = f"generated {when(view['generated_at'])}" if view else ""
     return _document(f"Issue labeler · {view['repo'] if view else 'dashboard'}",
                      f"{header}<main>{content}</main><footer class=\"muted\">{footer}</footer>", nonce)
+
+
+def _config_error_section(view: Mapping[str, Any]) -> str:
+    problem = view.get("config_error")
+    if not problem:
+        return ""
+    return (f"<section class=\"wide\" id=\"config-error\"><h2>The repository config is invalid</h2><p>Nothing is "
+            f"labeled until it is fixed (since {e(when(problem.get('at')))}):</p><pre>{e(problem['error'])}</pre>"
+            "</section>")
 
 
 def _model_section(view: Mapping[str, Any]) -> str:

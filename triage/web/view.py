@@ -9,6 +9,7 @@ from typing import Any
 
 from triage.app.bootstrap import Services
 from triage.app.learning_loop import thresholds_in_force
+from triage.app.repo_settings import config_error
 from triage.app.status import live, queue_depths, recent_runs
 from triage.domain.errors import NotFoundError
 from triage.learning.feedback import review_queue
@@ -39,6 +40,7 @@ def dashboard_view(s: Services, repo: str) -> dict[str, Any]:
         "runs": recent_runs(s, repo, 20),
         "queue": _queues(s, repo),
         "tuning": tuning_history(s.docs, repo, limit=20),
+        "config_error": config_error(s.docs, repo),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
