@@ -29,7 +29,6 @@ from triage.ports.records import FEEDBACK, LABELS, LOCKS
 
 SECRET = "octokit-examples-webhook-secret-0123"
 SIGNER = HERE / "sign_webhook_examples.mjs"
-INDEXES = sorted(WEBHOOK_EXAMPLES.parent.parent.glob("*/index.json"))  # api.github.com, ghes-3.x
 EFFECT_CONTAINERS = (FEEDBACK, LOCKS, LABELS)
 
 
@@ -43,9 +42,17 @@ def app_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     _runtime.services.cache_clear()
 
 
+def indexes() -> list[Path]:
+    """The corpora (api.github.com, ghes-3.x), installed first: on a fresh clone node_modules is not there yet."""
+    ensure_installed()
+    found = sorted(WEBHOOK_EXAMPLES.parent.parent.glob("*/index.json"))
+    assert WEBHOOK_EXAMPLES in found, f"no webhook examples under {WEBHOOK_EXAMPLES.parent.parent}"
+    return found
+
+
 def examples() -> list[tuple[str, dict[str, Any]]]:
     """(event, payload) of every example, in the corpus's order."""
-    return [(hook["name"], example) for index in INDEXES for hook in json.loads(index.read_text())
+    return [(hook["name"], example) for index in indexes() for hook in json.loads(index.read_text())
             for example in hook["examples"]]
 
 
@@ -67,7 +74,7 @@ def sign_all(tmp_path: Path, extra: list[dict[str, Any]]) -> list[dict[str, Any]
     assert node is not None, "node (20+) is needed to run GitHub's signing code"
     extra_path = tmp_path / "derived.json"
     extra_path.write_text(json.dumps(extra))
-    done = subprocess.run([node, str(SIGNER), *map(str, INDEXES), str(extra_path)], capture_output=True,
+    done = subprocess.run([node, str(SIGNER), *map(str, indexes()), str(extra_path)], capture_output=True,
                           env={**os.environ, "WEBHOOK_SECRET": SECRET}, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     return json.loads(done.stdout)
@@ -171,4 +178,4 @@ def test_every_official_example_is_handled_as_documented_and_replays_change_noth
             assert 200 <= response.status_code < 300, (n, item["event"], response.get_body()[:300])
     assert snapshot(repos) == everything and client.started == started
     print(f"official webhook examples handled as documented: {tally['as documented']} of {len(signed)}"
-          f" ({len(corpus)} from {len(INDEXES)} corpora, {len(signed) - len(corpus)} derived); replays changed nothing")
+          f" ({len(corpus)} from {len(indexes())} corpora, {len(signed) - len(corpus)} derived); replays changed nothing")
