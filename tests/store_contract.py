@@ -8,13 +8,14 @@ adapter does (file layout, Cosmos system fields, query-field checks) stays in it
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Any
 
 import pytest
 
 from triage.domain.errors import ConcurrencyError, InputError, NotFoundError
-from triage.ports.stores import BlobStore, DocumentStore
+from triage.ports.stores import ORDERED_FIELDS, BlobStore, DocumentStore, scan
 
 
 def doc(doc_id: str, repo: str = "o/r", **fields: Any) -> dict[str, Any]:
@@ -85,6 +86,15 @@ class BlobStoreContract:
         with pytest.raises(ConcurrencyError):
             blobs.put("frozen.json", b"third", if_match=blobs.etag("frozen.json"), if_none_match=True)
         assert blobs.get("frozen.json") == b"first"
+
+    def test_put_from_a_binary_file_reads_it_to_the_end(self, blobs: BlobStore) -> None:
+        """A large blob (a dataset split spooled to disk) is written from an open file, never held whole."""
+        data = bytes(range(256)) * 12_000  # 3 MB: more than one chunk of the local store and of an upload block
+        etag = blobs.put("datasets/o/r/v1/train.jsonl", io.BytesIO(data))
+        assert blobs.get("datasets/o/r/v1/train.jsonl") == data and blobs.etag("datasets/o/r/v1/train.jsonl") == etag
+        with pytest.raises(ConcurrencyError):
+            blobs.put("datasets/o/r/v1/train.jsonl", io.BytesIO(b"other"), if_none_match=True)
+        assert blobs.get("datasets/o/r/v1/train.jsonl") == data
 
     @pytest.mark.parametrize("name", ["../x", "/abs", "a//b", "", "a/./b", "a/../b", "a/"])
     def test_invalid_names_raise_input_error(self, blobs: BlobStore, name: str) -> None:
@@ -230,3 +240,83 @@ class DocumentStoreContract:
         assert sorted(n for n, _ in wins) == list(range(rounds)), wins
         for n, worker in wins:
             assert docs.get("deliveries", "o/r", f"race-{n}") == doc(f"race-{n}", worker=worker)
+
+
+class ScaleQueryContract:
+    """The bounded reads that keep a repository of any size cheap: keyset pages, counts, the newest documents
+    by an ordered field, and the documents of a few issues; all within one partition."""
+
+    def test_pages_hold_every_document_once_and_only_the_partitions_own(self, docs: DocumentStore) -> None:
+        docs.upsert_many("issues", [doc(str(n), number=n, state="open" if n % 3 else "closed") for n in range(1, 24)])
+        docs.upsert("issues", doc("1", "o/other", number=1))
+        seen, after, pages = [], None, 0
+        while True:
+            found, after = docs.page("issues", "o/r", after=after, limit=5)
+            assert len(found) <= 5
+            seen += [d["number"] for d in found]
+            pages += 1
+            if after is None:
+                break
+        assert sorted(seen) == list(range(1, 24)) and pages == 5, "23 documents in pages of 5; the 5th is short"
+        assert sorted(d["number"] for d in scan(docs, "issues", "o/r", page_size=4, state="closed")) == [3, 6, 9, 12, 15,
+                                                                                                      18, 21]
+        assert docs.page("issues", "o/none") == ([], None)
+
+    def test_a_page_boundary_survives_writes_between_pages(self, docs: DocumentStore) -> None:
+        docs.upsert_many("issues", [doc(f"{n:02d}", number=n) for n in range(10, 30)])
+        first, after = docs.page("issues", "o/r", limit=10)
+        docs.upsert("issues", doc("00", number=0))  # sorts before everything read: not read again, nothing skipped
+        docs.delete("issues", "o/r", first[0]["id"])
+        rest = [d["number"] for d in scan_from(docs, after)]
+        assert sorted([d["number"] for d in first] + rest) == list(range(10, 30))
+
+    def test_count(self, docs: DocumentStore) -> None:
+        docs.upsert_many("predictions", [doc(f"{n}:v1", number=n, kind="model" if n % 2 else "no-model")
+                                         for n in range(1, 12)])
+        docs.upsert("predictions", doc("x", "o/other", number=1, kind="model"))
+        assert docs.count("predictions", "o/r") == 11
+        assert docs.count("predictions", "o/r", kind="model") == 6
+        assert docs.count("predictions", "o/r", kind="model", number=3) == 1
+        assert docs.count("predictions", "o/r", missing=None) == 11 and docs.count("empty-container", "o/r") == 0
+
+    @pytest.mark.parametrize("field", ORDERED_FIELDS)
+    def test_newest_orders_by_the_field_then_the_id_and_pages_through_ties(self, docs: DocumentStore,
+                                                                           field: str) -> None:
+        stamps = ["2026-01-01T00:00:0" + str(n % 4) for n in range(13)]  # many ties
+        docs.upsert_many("predictions", [doc(f"{n:02d}", number=n, kind="model" if n != 5 else "other",
+                                             **{field: stamps[n]}) for n in range(13)])
+        docs.upsert("predictions", doc("unset", number=99))  # no value: never among the newest
+        docs.upsert("predictions", doc("late", "o/other", number=1, **{field: "2030-01-01T00:00:00"}))
+        expected = sorted(((stamps[n], f"{n:02d}") for n in range(13)), reverse=True)
+        got, after = [], None
+        while True:
+            found, after = docs.newest("predictions", "o/r", field, limit=3, after=after)
+            assert len(found) <= 3
+            got += [(d[field], d["id"]) for d in found]
+            if after is None:
+                break
+        assert got == expected
+        top, _ = docs.newest("predictions", "o/r", field, limit=4, kind="model")
+        assert [d["id"] for d in top] == [i for _, i in expected if i != "05"][:4]
+        with pytest.raises(InputError):
+            docs.newest("predictions", "o/r", "title", limit=3)
+
+    def test_query_in_finds_the_documents_of_a_few_issues(self, docs: DocumentStore) -> None:
+        docs.upsert_many("feedback", [doc(f"f{n}", number=n % 7, verdict="confirmed" if n % 2 else "corrected")
+                                      for n in range(30)])
+        docs.upsert("feedback", doc("other", "o/other", number=3))
+        found = docs.query_in("feedback", "o/r", "number", [3, 5, 3, 404])
+        assert [d["id"] for d in found] == sorted(f"f{n}" for n in range(30) if n % 7 in (3, 5))
+        assert {d["number"] for d in docs.query_in("feedback", "o/r", "number", [3], verdict="confirmed")} == {3}
+        assert docs.query_in("feedback", "o/r", "number", []) == []
+        many = docs.query_in("feedback", "o/r", "number", list(range(1000)))  # more values than one IN takes
+        assert len(many) == 30
+
+
+def scan_from(docs: DocumentStore, after: str | None) -> list[dict[str, Any]]:
+    """The documents of the pages after continuation ``after`` (nothing when it is None)."""
+    found: list[dict[str, Any]] = []
+    while after is not None:
+        page, after = docs.page("issues", "o/r", after=after, limit=10)
+        found += page
+    return found

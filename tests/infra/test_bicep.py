@@ -24,8 +24,10 @@ import yaml
 from pycep import BicepParser
 
 from tests.conftest import app_functions
+from triage.adapters.azure.cosmos import INDEXING_POLICY
 from triage.adapters.azure.ml_settings import _REQUIRED as AML_REQUIRED
 from triage.app.settings import DASHBOARD_MODES as DASHBOARD_AUTH_MODES
+from triage.ports.stores import ORDERED_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -133,6 +135,17 @@ def param_default(file: str, name: str) -> Any:
 def required_params(file: str) -> set[str]:
     """Parameters without a default (pycep gives them a null default)."""
     return {name for name, p in template(file).get("parameters", {}).items() if p["default"] is None}
+
+
+def test_cosmos_indexing_policy_is_the_one_the_adapter_queries_need() -> None:
+    """The composite indexes behind every "newest first" query and the excluded text paths, as the adapter declares
+    them for the containers it creates (the emulator) and the queries of ``newest`` need (Cosmos DB refuses an
+    ORDER BY on two paths without a composite index)."""
+    file = "modules/cosmos.bicep"
+    loop = next(resources(file, "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"))[1]["config"]
+    policy = resolve(file, loop["config"]["properties"]["resource"]["indexingPolicy"])
+    assert json.loads(json.dumps(policy)) == INDEXING_POLICY
+    assert {group[0]["path"].lstrip("/") for group in INDEXING_POLICY["compositeIndexes"]} == set(ORDERED_FIELDS)
 
 
 def text(expression: Any) -> str:

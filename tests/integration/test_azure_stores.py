@@ -19,7 +19,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from tests.emulators.fixtures import Azurite, Cosmos
-from tests.store_contract import BlobStoreContract, DocumentStoreContract, doc
+from tests.store_contract import BlobStoreContract, DocumentStoreContract, ScaleQueryContract, doc
 from triage.adapters.azure.blobs import AzureBlobStore
 from triage.adapters.azure.cosmos import CosmosDocumentStore
 from triage.adapters.azure.queues import AzureQueue
@@ -117,7 +117,7 @@ def test_promotion_pointer_compare_and_swap(blobs: AzureBlobStore) -> None:
 # --- CosmosDocumentStore -------------------------------------------------------------------
 
 
-class TestCosmosDocumentStore(DocumentStoreContract):
+class TestCosmosDocumentStore(DocumentStoreContract, ScaleQueryContract):
     pass
 
 

@@ -84,6 +84,12 @@ class CrashingDocs:
     def query(self, container: str, repo: str, **equals: Any) -> list[dict[str, Any]]:
         return self.inner.query(container, repo, **equals)
 
+    def query_in(self, container: str, repo: str, field: str, values: Any, **equals: Any) -> list[dict[str, Any]]:
+        return self.inner.query_in(container, repo, field, values, **equals)
+
+    def page(self, container: str, repo: str, **kwargs: Any) -> tuple[list[dict[str, Any]], str | None]:
+        return self.inner.page(container, repo, **kwargs)
+
 
 def world() -> FakeGitHub:
     """Issues labeled by maintainers and bots, a pull request, and an import of 24 issues sharing one time."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store_contract import BlobStoreContract, DocumentStoreContract, doc
+from tests.store_contract import BlobStoreContract, DocumentStoreContract, ScaleQueryContract, doc
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.domain.errors import ConcurrencyError
 from triage.ports.stores import BlobStore
@@ -78,7 +78,7 @@ def test_two_instances_on_one_root_see_each_others_writes(tmp_path: Path) -> Non
 # --- SqliteDocumentStore -------------------------------------------------------------
 
 
-class TestSqliteDocumentStore(DocumentStoreContract):
+class TestSqliteDocumentStore(DocumentStoreContract, ScaleQueryContract):
     pass
 
 

@@ -14,6 +14,7 @@ from triage.data.scrape_run import ScrapeRun
 from triage.data.scrape_state import joins, next_window, step_back
 from triage.domain.errors import GitHubError, IssueMoved, IssuesDisabled
 from triage.ports.records import ISSUES
+from triage.ports.stores import scan
 
 GONE_STATUSES = (404, 410)  # GitHub answers 410 for a deleted issue, 404 where it cannot tell
 
@@ -51,7 +52,7 @@ def find_gone(run: ScrapeRun) -> None:
     """Ask GitHub for each stored issue this full walk did not list; mark the deleted and transferred ones."""
     state = run.state
     if state["pending"] is None:
-        state["pending"] = sorted(int(d["number"]) for d in run.docs.query(ISSUES, run.repo)
+        state["pending"] = sorted(int(d["number"]) for d in scan(run.docs, ISSUES, run.repo)
                                   if run.eligible(d) and d.get("walk") != state["walk"])
         run.checkpoint()
     while state["pending"]:
@@ -78,7 +79,7 @@ def refresh(run: ScrapeRun) -> None:
     """Fetch the events of every stored issue whose label events are due."""
     state = run.state
     if state["pending"] is None:
-        state["pending"] = sorted(int(d["number"]) for d in run.docs.query(ISSUES, run.repo, events_due=True)
+        state["pending"] = sorted(int(d["number"]) for d in scan(run.docs, ISSUES, run.repo, events_due=True)
                                   if run.eligible(d))
         run.checkpoint()
     while state["pending"]:

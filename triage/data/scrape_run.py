@@ -99,10 +99,11 @@ class ScrapeRun:
     def store(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Store listed issues (pull requests only if scraped), keeping what is known of their label events."""
         written = []
-        for item in items:
-            if "pull_request" in item and not self.state.get("include_pull_requests"):
-                continue
-            stored = self.docs.get(ISSUES, self.repo, str(item["number"]))
+        kept = [item for item in items if "pull_request" not in item or self.state.get("include_pull_requests")]
+        known = {int(d["number"]): d for d in self.docs.query_in(ISSUES, self.repo, "number",
+                                                                 [int(item["number"]) for item in kept])}
+        for item in kept:  # one read for the page's stored documents, one write for the page
+            stored = known.get(int(item["number"]))
             doc = listed_document(item, self.repo, stored, walk=self.state.get("walk"),
                                   provisional=bool(self.state.get("repo_events")))
             if stored is None or stored.get("updated_at") != doc["updated_at"] or stored.get("gone"):
@@ -135,14 +136,18 @@ class ScrapeRun:
             number = (event.get("issue") or {}).get("number")
             if number is not None and event.get("event") in ("labeled", "unlabeled"):
                 by_issue.setdefault(int(number), []).append(event)
+        stored = {int(d["number"]): d for d in self.docs.query_in(ISSUES, self.repo, "number", sorted(by_issue))}
+        changed = []
         for number, found in sorted(by_issue.items()):
-            doc = self.docs.get(ISSUES, self.repo, str(number))
+            doc = stored.get(number)
             if doc is None or doc.get("gone"):
                 continue  # a pull request, or an issue this scrape does not keep
             known = [LabelEvent(**e) for e in doc.get("label_events", [])]
             merged = sorted(dict.fromkeys([*known, *label_events_from_github(found)]), key=lambda e: e.at or "")
             if merged != known:
-                self.docs.upsert(ISSUES, {**doc, "label_events": [asdict(e) for e in merged]})
+                changed.append({**doc, "label_events": [asdict(e) for e in merged]})
+        if changed:  # one read and one write for the page's issues
+            self.docs.upsert_many(ISSUES, changed)
 
 
 def listed_document(item: Mapping[str, Any], repo: str, stored: Mapping[str, Any] | None, *, walk: int | None,

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from triage.data.ingest import write_snapshot
+from triage.data.ingest import issue_from_document, write_snapshot
 from triage.data.scrape_events import find_gone, refresh, repo_events
 from triage.data.scrape_run import OutOfBudget, ScrapeResult, ScrapeRun, load_cursor
 from triage.data.scrape_state import (
@@ -38,7 +38,7 @@ from triage.domain.errors import IssuesDisabled, RateLimited
 from triage.domain.issues import Issue
 from triage.ports.github import PER_PAGE, GitHubApi
 from triage.ports.records import CURSORS, ISSUES
-from triage.ports.stores import BlobStore, DocumentStore
+from triage.ports.stores import BlobStore, DocumentStore, scan
 
 __all__ = ["CURSOR_ID", "ScrapeResult", "scrape"]
 log = logging.getLogger(__name__)
@@ -131,10 +131,18 @@ def _walk(run: ScrapeRun) -> bool:
 
 
 def _finish(run: ScrapeRun, blobs: BlobStore) -> None:
-    """Write the snapshot and close the run on the cursor."""
+    """Write the snapshot (streamed from the store a page at a time) and close the run on the cursor."""
     state, cursor = run.state, run.cursor
-    issues = [Issue.from_dict(d) for d in run.docs.query(ISSUES, run.repo)]
-    run.result.snapshot = write_snapshot(blobs, run.repo, issues)
+    present = 0
+
+    def issues() -> Iterator[Issue]:
+        nonlocal present
+        for doc in scan(run.docs, ISSUES, run.repo):
+            issue = issue_from_document(doc)
+            present += not issue.gone
+            yield issue
+
+    run.result.snapshot = write_snapshot(blobs, run.repo, issues())
     since = state["since"] or cursor.get("since")
     if since != cursor.get("etag_since"):
         cursor.pop("etag", None)
@@ -142,7 +150,7 @@ def _finish(run: ScrapeRun, blobs: BlobStore) -> None:
     cursor.pop("in_progress", None)
     cursor.pop("blocked", None)
     cursor.update(since=since, version=STATE_VERSION, last_run=_stamp(run.now),
-                  issues=sum(1 for i in issues if not i.gone))
+                  issues=present)
     if state["mode"] == "full":
         cursor.update(walks=state["walk"], reconciled_at=_stamp(run.now))
     run.docs.upsert(CURSORS, cursor)

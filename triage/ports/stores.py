@@ -2,23 +2,41 @@
 
 A blob-like store holds named byte objects with ETags and conditional writes; a document store
 holds JSON documents in named containers, partitioned by repository and addressed by ``id``.
+
+Every document read names one repository (one partition). What grows with a repository (its issues,
+decisions, feedback) is read in bounded pieces: :meth:`DocumentStore.page` (keyset pages, see
+:func:`scan`), :meth:`DocumentStore.newest` (the latest documents by one of :data:`ORDERED_FIELDS`),
+:meth:`DocumentStore.count` and :meth:`DocumentStore.query_in` (documents of a few issues). Both adapters
+index :data:`INDEXED_FIELDS` and :data:`ORDERED_FIELDS` (SQLite expression indexes; Cosmos DB's indexing
+policy, declared in ``infra/modules/cosmos.bicep``), so none of these reads a whole partition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from triage.domain.errors import InputError
+
+PAGE_SIZE = 500  # documents per page of a scan: a few hundred KB of issues at most
+# Fields the stores keep indexes on for equality filters (``number``: an issue's decisions, locks and feedback).
+INDEXED_FIELDS = ("number", "state", "kind", "events_due")
+# Fields :meth:`DocumentStore.newest` orders by (each with ``id`` as the tie-break: Cosmos DB composite indexes).
+ORDERED_FIELDS = ("decided_at", "started_at", "at", "recorded_at")
+FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class BlobStore(Protocol):
     """Named byte objects ("blobs") with ETags; names use ``/`` as a folder separator."""
 
-    def put(self, name: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
+    def put(self, name: str, data: bytes | IO[bytes], *, if_match: str | None = None,
+            if_none_match: bool = False) -> str:
         """Write atomically and return the new ETag.
 
+        ``data``: the bytes, or a binary file open for reading (read to its end in chunks, so that a blob
+        larger than memory, such as a dataset split spooled to disk, is never held whole).
         ``if_match``: write only if the current ETag equals it; ``if_none_match``: only if
         the blob does not exist. A failed condition raises :class:`ConcurrencyError`.
         """
@@ -80,6 +98,51 @@ class DocumentStore(Protocol):
     def delete(self, container: str, repo: str, doc_id: str) -> None:
         """Delete a document if it exists."""
         ...
+
+    def page(self, container: str, repo: str, *, after: str | None = None, limit: int = PAGE_SIZE,
+             **equals: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of :meth:`query`: at most ``limit`` documents after the continuation ``after`` (None: the
+        first page), and the continuation of the next page (None after the last).
+
+        Keyset paging in an order of the store's choosing (by stored id): a document written or deleted
+        meanwhile does not make a later page skip or repeat another. See :func:`scan`.
+        """
+        ...
+
+    def count(self, container: str, repo: str, **equals: Any) -> int:
+        """How many documents :meth:`query` would return, counted by the store."""
+        ...
+
+    def newest(self, container: str, repo: str, field: str, *, limit: int, after: str | None = None,
+               **equals: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """Documents whose ``field`` (one of :data:`ORDERED_FIELDS`) is set, the highest value first (then the
+        highest id), at most ``limit`` after the continuation ``after``; and the next page's continuation."""
+        ...
+
+    def query_in(self, container: str, repo: str, field: str, values: Sequence[Any],
+                 **equals: Any) -> list[dict[str, Any]]:
+        """Documents whose ``field`` equals one of ``values`` (and the fields ``equals``), by id."""
+        ...
+
+
+def scan(docs: DocumentStore, container: str, repo: str, *, page_size: int = PAGE_SIZE,
+         **equals: Any) -> Iterator[dict[str, Any]]:
+    """Every document :meth:`DocumentStore.query` would return, read a page at a time: memory stays flat
+    however large the partition."""
+    after: str | None = None
+    while True:
+        found, after = docs.page(container, repo, after=after, limit=page_size, **equals)
+        yield from found
+        if after is None:
+            return
+
+
+def check_field(field: str, allowed: Sequence[str] | None = None) -> str:
+    """``field`` if it is a top-level field name (and one of ``allowed``); else :class:`InputError`."""
+    if not FIELD.match(field) or (allowed is not None and field not in allowed):
+        need = f"one of {', '.join(allowed)}" if allowed is not None else "a top-level field name like 'number'"
+        raise InputError(f"cannot filter or order on field {field!r}: use {need}")
+    return field
 
 
 def check_blob_name(name: str) -> str:

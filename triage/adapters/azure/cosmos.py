@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -12,10 +12,23 @@ from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceExist
 
 from triage.adapters.azure.credentials import CosmosCredential, default_credential
 from triage.domain.errors import InputError
+from triage.ports.stores import ORDERED_FIELDS, PAGE_SIZE, check_field
 
 PARTITION_KEY = "/repo"
 SYSTEM_FIELDS = ("_rid", "_self", "_etag", "_attachments", "_ts")
-_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IN_CHUNK = 100  # values per ``IN (...)`` of query_in
+# Every container's indexing policy, as infra/modules/cosmos.bicep declares it (a test keeps the two equal):
+# range indexes on every path but the large texts nobody filters on (cheaper writes), and one composite index
+# (field, id) per ordered field, which "latest N" queries (ORDER BY field DESC, id DESC) need.
+EXCLUDED_PATHS = ("/body/?", "/title/?", "/label_events/*", "/message/*", "/top/*", "/reasons/*", "/\"_etag\"/?")
+INDEXING_POLICY: dict[str, Any] = {
+    "indexingMode": "consistent",
+    "automatic": True,
+    "includedPaths": [{"path": "/*"}],
+    "excludedPaths": [{"path": path} for path in EXCLUDED_PATHS],
+    "compositeIndexes": [[{"path": f"/{field}", "order": "descending"}, {"path": "/id", "order": "descending"}]
+                         for field in ORDERED_FIELDS],
+}
 # Characters Cosmos DB does not allow in an item id (they break the item's URL).
 _ID_UNSAFE = "%/\\?#"
 
@@ -97,7 +110,7 @@ class CosmosDocumentStore:
         if proxy is None:
             try:
                 proxy = self._database.create_container_if_not_exists(
-                    id=name, partition_key=PartitionKey(path=PARTITION_KEY))
+                    id=name, partition_key=PartitionKey(path=PARTITION_KEY), indexing_policy=INDEXING_POLICY)
             except CosmosHttpResponseError as exc:
                 if exc.status_code != 403:  # Entra ID without control-plane rights: see _created
                     raise
@@ -168,6 +181,58 @@ class CosmosDocumentStore:
         items = proxy.query_items(sql, parameters=parameters, partition_key=repo)
         return sorted((_from_cosmos(item) for item in items), key=lambda d: d["id"])
 
+    def _items(self, container: str, repo: str, sql: str, parameters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(self._container(container).query_items(sql, parameters=parameters, partition_key=repo))
+
+    def page(self, container: str, repo: str, *, after: str | None = None, limit: int = PAGE_SIZE,
+             **equals: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """Keyset paging on the stored id (``TOP`` n ``ORDER BY c.id``, the id's index): the continuation is the
+        last stored id read."""
+        where, parameters = _query(repo, equals)
+        if after is not None:
+            where += " AND c.id > @after"
+            parameters.append({"name": "@after", "value": after})
+        parameters.append({"name": "@limit", "value": int(limit)})
+        items = self._items(container, repo, where.replace("SELECT *", "SELECT TOP @limit *", 1) + " ORDER BY c.id",
+                            parameters)
+        return [_from_cosmos(item) for item in items], (items[-1]["id"] if len(items) == limit else None)
+
+    def count(self, container: str, repo: str, **equals: Any) -> int:
+        """``SELECT VALUE COUNT(1)`` in the partition."""
+        where, parameters = _query(repo, equals)
+        found = self._items(container, repo, where.replace("SELECT *", "SELECT VALUE COUNT(1)", 1), parameters)
+        return int(found[0]) if found else 0
+
+    def newest(self, container: str, repo: str, field: str, *, limit: int, after: str | None = None,
+               **equals: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """``TOP`` n ``ORDER BY c.field DESC, c.id DESC`` on the composite index of :data:`INDEXING_POLICY`; the
+        continuation is the last (value, stored id) read."""
+        ref = f'c["{check_field(field, ORDERED_FIELDS)}"]'
+        where, parameters = _query(repo, equals)
+        where += f" AND IS_DEFINED({ref}) AND NOT IS_NULL({ref})"
+        if after is not None:
+            value, last_id = json.loads(after)
+            where += f" AND ({ref} < @value OR ({ref} = @value AND c.id < @last))"
+            parameters += [{"name": "@value", "value": value}, {"name": "@last", "value": last_id}]
+        parameters.append({"name": "@limit", "value": int(limit)})
+        sql = where.replace("SELECT *", "SELECT TOP @limit *", 1) + f" ORDER BY {ref} DESC, c.id DESC"
+        items = self._items(container, repo, sql, parameters)
+        token = json.dumps([items[-1].get(field), items[-1]["id"]]) if len(items) == limit else None
+        return [_from_cosmos(item) for item in items], token
+
+    def query_in(self, container: str, repo: str, field: str, values: Sequence[Any],
+                 **equals: Any) -> list[dict[str, Any]]:
+        """``c.field IN (...)`` in the partition, :data:`IN_CHUNK` values per query."""
+        ref = f'c["{check_field(field)}"]'
+        wanted, found = list(dict.fromkeys(values)), []
+        for start in range(0, len(wanted), IN_CHUNK):
+            where, parameters = _query(repo, equals)
+            chunk = wanted[start:start + IN_CHUNK]
+            names = [f"@v{i}" for i in range(len(chunk))]
+            parameters += [{"name": n, "value": _encode_id(v) if field == "id" else v} for n, v in zip(names, chunk)]
+            found += self._items(container, repo, where + f" AND {ref} IN ({', '.join(names)})", parameters)
+        return sorted((_from_cosmos(item) for item in found), key=lambda d: d["id"])
+
     def delete(self, container: str, repo: str, doc_id: str) -> None:
         """Delete a document if it exists."""
         try:
@@ -186,8 +251,7 @@ def _query(repo: str, equals: Mapping[str, Any]) -> tuple[str, list[dict[str, An
     clauses = ["c.repo = @repo"]
     parameters: list[dict[str, Any]] = [{"name": "@repo", "value": repo}]
     for index, (field, value) in enumerate(sorted(equals.items())):
-        if not _FIELD.match(field):
-            raise InputError(f"cannot filter on field {field!r}: use a top-level field name like 'number'")
+        check_field(field)
         ref = f'c["{field}"]'  # bracket notation: field names such as "value" are SQL keywords
         if value is None:
             clauses.append(f"(NOT IS_DEFINED({ref}) OR IS_NULL({ref}))")
