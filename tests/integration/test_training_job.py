@@ -71,7 +71,7 @@ def test_writes_a_complete_servable_model(tiny_data: Path, tiny_encoder: Path, t
     for label in AREAS:
         count, threshold = manifest["label_counts"]["train"][label], manifest["thresholds"]["per_label"][label]
         assert f"| {label} | {count} | {threshold:.2f} |" in card
-    assert "confusion_matrix.png" in (folder / "card.html").read_text()
+    assert "data:image/png;base64," in (folder / "card.html").read_text()  # plots inlined: one file to share
     for plot in ("confusion_matrix.png", "precision_coverage.png"):
         assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "model.int8.onnx").stat().st_size < (folder / "model.onnx").stat().st_size

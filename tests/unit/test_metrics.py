@@ -40,11 +40,11 @@ def test_report_single_label_hand_computed() -> None:
     r = report(truth, pred, LABELS)
     a, b, c = (r["per_label"][x] for x in LABELS)
     # a: tp=2 (0,5) fp=0 fn=2 (1,4)
-    assert a == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 4})
+    assert a == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 4, "labeled": 2})
     # b: tp=1 (2) fp=1 (1) fn=1 (3)
-    assert b == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert b == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "labeled": 2})
     # c: no support, one false positive
-    assert c == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert c == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "labeled": 1}
     # macro over labels with support only (a, b): (2/3 + 1/2) / 2; including c would give 7/18
     assert r["macro_f1"] == pytest.approx(7 / 12)
     # micro: tp=3, fp=2, fn=3 -> P=0.6, R=0.5

@@ -78,7 +78,7 @@ def run_demo(s: Services, out: Path, held_back: int, progress: bool = True) -> i
     _step(7, "summary")
     paths = write_report(out, model.manifest, evaluation, decisions, title=f"Issue labeler report: {repo}")
     raw, at = evaluation["raw"], evaluation["at_thresholds"]
-    print_table(per_label_table(raw, model.manifest), TABLE_HEAD)
+    print_table(per_label_table(evaluation, model.manifest), TABLE_HEAD)
     labeled = [d for d in decisions if d["add"]]
     right = sum(1 for d in labeled if d["add"][0]["label"] in d["truth"])
     print(f"\ntest split ({raw['n']} issues): accuracy {raw['accuracy']:.3f}, macro-F1 {raw['macro_f1']:.3f}, "

@@ -76,7 +76,8 @@ def report(truth: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[s
     micro_r = tp.sum() / max(tp.sum() + fn.sum(), 1)
     return {
         "per_label": {
-            label: {"precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]), "support": int(support[j])}
+            label: {"precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
+                    "support": int(support[j]), "labeled": int(tp[j] + fp[j])}
             for j, label in enumerate(labels)
         },
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,

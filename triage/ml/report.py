@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Sequence
@@ -23,9 +24,8 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path:
     size = max(6.0, 0.38 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
     image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    short = [label.removeprefix("area-") for label in labels]
-    ax.set_xticks(range(len(labels)), short, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(labels)), short, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
     for i in range(len(labels)):
         for j in range(len(labels)):
             if m[i, j]:
@@ -66,18 +66,29 @@ def plot_precision_coverage(curve: dict[str, list[float]], operating: tuple[floa
     plt.close(fig)
 
 
-TABLE_HEAD = ["label", "train examples", "threshold", "test support", "precision", "recall", "F1"]
+TABLE_HEAD = ["label", "train examples", "threshold", "test support", "labeled at threshold", "precision at threshold",
+              "recall at threshold", "F1 without abstaining"]
 
 
-def per_label_table(metrics: dict[str, Any], manifest: dict[str, Any]) -> list[list[str]]:
-    """Rows of label, training examples, threshold, test support, precision, recall, F1 (raw top-1 predictions)."""
+def per_label_table(evaluation: dict[str, Any], manifest: dict[str, Any]) -> list[list[str]]:
+    """One row per label, the most frequent in the test split first: what the bot would do *at the chosen
+    thresholds* (issues it would label with it, the share right, the share of the label's issues it finds), which
+    decides whether to trust it, beside the F1 of the top label without abstaining."""
     train_counts = manifest.get("label_counts", {}).get("train", {})
     thresholds = manifest.get("thresholds", {}).get("per_label", {})
+    raw, at = evaluation["raw"]["per_label"], (evaluation.get("at_thresholds") or {}).get("per_label", {})
     rows = []
-    for label, m in sorted(metrics["per_label"].items(), key=lambda kv: -kv[1]["support"]):
+    for label, m in sorted(raw.items(), key=lambda kv: (-kv[1]["support"], kv[0])):
         threshold = f"{thresholds[label]:.2f}" if label in thresholds else ""
-        rows.append([label, str(train_counts.get(label, "")), threshold, str(m["support"]), f"{m['precision']:.2f}",
-                     f"{m['recall']:.2f}", f"{m['f1']:.2f}"])
+        mine = at.get(label)
+        if mine is None:
+            applied = precision = recall = ""
+        else:
+            applied = str(mine.get("labeled", ""))
+            precision = f"{mine['precision']:.2f}" if mine.get("labeled") else "–"
+            recall = f"{mine['recall']:.2f}"
+        rows.append([label, str(train_counts.get(label, "")), threshold, str(m["support"]), applied, precision, recall,
+                     f"{m['f1']:.2f}"])
     return rows
 
 
@@ -114,9 +125,9 @@ def write_report(out: Path, manifest: dict[str, Any], evaluation: dict[str, Any]
     if training:
         summary.append(("training", f"{training['examples_seen']} examples in {training['seconds']:.0f} s on "
                                     f"{training['device']} ({training['epochs_run']} epochs)"))
-    table = per_label_table(raw, manifest)
+    table = per_label_table(evaluation, manifest)
     md = [f"# {title}", "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in summary], "",
-          "## Per label (test split, top label, no abstention)", "",
+          "## Per label (test split)", "",
           "| " + " | ".join(TABLE_HEAD) + " |", "|---|" + "---:|" * (len(TABLE_HEAD) - 1),
           *["| " + " | ".join(row) + " |" for row in table], "",
           "## Plots", "", "![confusion matrix](confusion_matrix.png)", "",
@@ -127,7 +138,8 @@ def write_report(out: Path, manifest: dict[str, Any], evaluation: dict[str, Any]
         md += [f"| #{d['number']} | {_decision_text(d)} | {d['top'][0]['score']:.2f} | {', '.join(d.get('truth', []))} |"
                for d in decisions]
     paths["report.md"].write_text("\n".join(md) + "\n")
-    paths["report.html"].write_text(_html(title, summary, table, decisions))
+    images = {name: paths[name].read_bytes() for name in ("confusion_matrix.png", "precision_coverage.png")}
+    paths["report.html"].write_text(_html(title, summary, table, decisions, images))
     paths["evaluation.json"].write_text(json.dumps(evaluation, indent=1))
     return paths
 
@@ -138,8 +150,11 @@ def _decision_text(d: dict[str, Any]) -> str:
     return "abstain: " + (d["reasons"][-1] if d["reasons"] else "")
 
 
-def _html(title: str, summary: list[tuple[str, str]], table: list[list[str]], decisions: Sequence[dict[str, Any]]) -> str:
+def _html(title: str, summary: list[tuple[str, str]], table: list[list[str]], decisions: Sequence[dict[str, Any]],
+          images: dict[str, bytes]) -> str:
+    """One self-contained page: the plots are inlined, so the file can be mailed or attached as it is."""
     e = html.escape
+    src = {name: "data:image/png;base64," + base64.b64encode(data).decode() for name, data in images.items()}
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in summary)
     labels = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in table)
     head = "".join(f"<th>{e(h)}</th>" for h in TABLE_HEAD)
@@ -154,9 +169,9 @@ def _html(title: str, summary: list[tuple[str, str]], table: list[list[str]], de
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}}
 img{{max-width:100%;border:1px solid #eee}}</style></head><body>
 <h1>{e(title)}</h1><table>{rows}</table>
-<h2>Per label (test split, top label, no abstention)</h2>
+<h2>Per label (test split)</h2>
 <table><tr>{head}</tr>{labels}</table>
-<h2>Plots</h2><img src="confusion_matrix.png" alt="confusion matrix">
-<img src="precision_coverage.png" alt="precision vs coverage">
+<h2>Plots</h2><img src="{src["confusion_matrix.png"]}" alt="confusion matrix (confusion_matrix.png)">
+<img src="{src["precision_coverage.png"]}" alt="precision vs coverage (precision_coverage.png)">
 {dec_section}</body></html>
 """
