@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
+from triage.app.installations import served_repositories
 from triage.app.moves import current_name
 from triage.app.training import (
     build_training_dataset,
@@ -33,9 +34,9 @@ RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_
 @bp.timer_trigger(arg_name="timer", schedule="%TRIAGE_TRAIN_SCHEDULE%")
 @bp.durable_client_input(client_name="client")
 async def train_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    """Retrain every configured repository on the app's schedule, except those with a schedule of their own."""
+    """Retrain every served repository on the app's schedule, except those with a schedule of their own."""
     s = services()
-    for repo in s.app.repositories:
+    for repo in served_repositories(s.docs, s.app.repositories):
         if own_schedule(s, repo):
             continue  # started by the scrape timer when its own cron fires (scheduled_training_due)
         await start_training(client, s, repo, "schedule")

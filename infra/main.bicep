@@ -34,14 +34,14 @@ param principalId string = ''
 // The app (TRIAGE_* and GITHUB_* settings)
 // ---------------------------------------------------------------------------------------------------------------
 
-@description('Comma-separated owner/name repositories the timers scrape and retrain (TRIAGE_REPOSITORIES).')
-param repositories string
+@description('Optional: comma-separated owner/name repositories to serve (TRIAGE_REPOSITORIES). Empty: every repository the GitHub App is installed on; set, it restricts them.')
+param repositories string = ''
 
 @description('GitHub App id (GITHUB_APP_ID), from the App\'s settings page.')
 param githubAppId string
 
-@description('Installation id of the GitHub App (GITHUB_APP_INSTALLATION_ID), from the installation\'s URL.')
-param githubAppInstallationId string
+@description('Optional: the GitHub App\'s installation id (GITHUB_APP_INSTALLATION_ID). Leave it empty to serve every installation: each repository\'s installation comes from its deliveries or GET /repos/{owner}/{repo}/installation.')
+param githubAppInstallationId string = ''
 
 @description('GitHub REST API base URL (GITHUB_API_URL); https://HOST/api/v3 for GitHub Enterprise Server.')
 param githubApiUrl string = 'https://api.github.com'

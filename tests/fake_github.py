@@ -204,6 +204,18 @@ class FakeGitHub:
         for name in labels:
             self.label(number, name, self.bot_login, "Bot")
 
+    def remove_label(self, repo: str, number: int, label: str) -> bool:
+        issue = self._issue(repo, number, f"DELETE /repos/{repo}/issues/{number}/labels/{label}")
+        if all(existing["name"] != label for existing in issue["labels"]):
+            return False
+        self.label(number, label, self.bot_login, "Bot", action="unlabeled")
+        return True
+
+    def repository_labels(self, repo: str) -> list[dict[str, Any]]:
+        self._request(f"GET /repos/{repo}/labels", repo)
+        names = sorted({label["name"] for issue in self.issues.values() for label in issue["labels"]})
+        return [{"name": name, "description": None} for name in names]
+
     def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         self._request(f"GET /repos/{repo}/issues/{number}/comments", repo)
         return [dict(c) for c in self.comments.get(number, [])]

@@ -27,6 +27,7 @@ var containerNames = [
   'locks'
   'poison'
   'tuning'
+  'installations'
 ]
 var partitionKeyPath = '/repo'
 // Every container's indexing policy, equal to INDEXING_POLICY in triage/adapters/azure/cosmos.py (a test keeps them

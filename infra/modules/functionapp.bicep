@@ -107,7 +107,7 @@ param botLogin string
 @description('GitHub App id (GITHUB_APP_ID).')
 param githubAppId string
 
-@description('GitHub App installation id (GITHUB_APP_INSTALLATION_ID).')
+@description('GitHub App installation id (GITHUB_APP_INSTALLATION_ID); empty: every installation of the App.')
 param githubAppInstallationId string
 
 @description('GitHub REST API base URL (GITHUB_API_URL).')

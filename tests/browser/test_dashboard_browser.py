@@ -2,16 +2,16 @@
 
 The registered ``dashboard`` and ``dashboard_review`` functions run behind ``triage.localweb`` on
 127.0.0.1 with the emulated stores (Azurite, Cosmos DB emulator) and a tiny model trained and
-promoted for real. Decisions and feedback are seeded through the product's functions. The browser
-logs in with the token URL, reads the chart and the tables, and confirms a prediction with
-JavaScript turned off; the feedback must land in the Cosmos emulator and move live precision.
+promoted for real; GitHub is the loopback REST server. Decisions and feedback are seeded through the
+product's functions. The browser logs in with the token URL, reads the chart and the tables, confirms a
+prediction with JavaScript turned off (the feedback must land in the Cosmos emulator and move live
+precision), then asks for a dry-run prediction to be applied on GitHub and rejects another that the bot
+wrote: the label must appear on, then disappear from, the loopback GitHub's issues, written by the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,17 +19,23 @@ import azure.functions as func
 import pytest
 
 from functions import _runtime
+from tests.browser.screenshot import dashboard_screenshot
 from tests.conftest import ROOT, user_function
 from tests.durable_double import FakeDurableClient
 from tests.emulators.fixtures import Azurite, Cosmos
+from tests.github_server import GitHubServer, build_fixture
 from tests.integration.test_e2e_functions import REPO, promote_tiny_model
 from triage.adapters.azure.cosmos import CosmosDocumentStore
+from triage.adapters.local.stores import LocalBlobStore
 from triage.app.bootstrap import Services
+from triage.app.decisions import mark_applied
 from triage.app.labeling import record_decision
+from triage.cli.main import main as cli_main
 from triage.domain.issues import Issue
 from triage.domain.policy import Policy, decide
 from triage.learning.feedback import record_review
 from triage.learning.live import live_quality
+from triage.learning.registry import read_pointer
 from triage.ml.model import Classifier
 from triage.ports.layout import DATABASE, model_prefix
 from triage.ports.records import FEEDBACK, LOCKS, MODELS, PREDICTIONS, RUNS, TUNING
@@ -40,6 +46,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "browser-test-token-5f1c0a7e"
+BOT = "issue-triage[bot]"
 CONTAINERS = (PREDICTIONS, FEEDBACK, LOCKS, TUNING, MODELS, RUNS, "poison")
 
 
@@ -53,7 +60,15 @@ def forget(s: Services, repo: str) -> None:
 
 
 @pytest.fixture()
-def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, azurite: Azurite, cosmos: Cosmos) -> Iterator[Services]:
+def github() -> Iterator[GitHubServer]:
+    with GitHubServer(build_fixture(limit=5)) as server:
+        server.add_token("bot-token", BOT, actor_type="Bot")
+        yield server
+
+
+@pytest.fixture()
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, azurite: Azurite, cosmos: Cosmos,
+            github: GitHubServer) -> Iterator[Services]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install -y chromium)")
     for key in ("TRIAGE_DASHBOARD_AUTH", "TRIAGE_DASHBOARD_SECRET", "TRIAGE_DASHBOARD_MAINTAINERS", "TRIAGE_AUTO_TUNE",
@@ -63,6 +78,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, azurite: Azurite, c
         "TRIAGE_HOME": str(tmp_path), "TRIAGE_STORAGE": azurite.connection_string,
         "TRIAGE_COSMOS": cosmos.connection_string, "TRIAGE_COSMOS_ENDPOINT_DISCOVERY": "false",
         "TRIAGE_REPOSITORIES": REPO, "TRIAGE_DASHBOARD_TOKEN": TOKEN, "TRIAGE_RETRAIN_AFTER": "3",
+        "GITHUB_API_URL": github.url, "GITHUB_TOKEN": "bot-token", "TRIAGE_BOT_LOGIN": BOT, "TRIAGE_DRY_RUN": "false",
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
@@ -107,8 +123,26 @@ def seed_decisions(s: Services, version: str, issues: list[Issue]) -> list[int]:
     return numbers
 
 
+def new_predictions(s: Services, version: str, github: GitHubServer) -> tuple[int, int]:
+    """Two new issues on the loopback GitHub: one predicted in dry run, one whose label the bot wrote."""
+    model = Classifier.from_store(s.blobs, model_prefix(REPO, version))
+    policy = Policy(thresholds={label: 0.01 for label in model.labels}, single_label=model.single_label)
+    numbers = []
+    for k, title in enumerate(("SslStream handshake fails on Linux", "File.Move throws on a long path")):
+        number = github.open_issue(title, "details")["number"]
+        issue = Issue(REPO, number, title, "details")
+        decision = decide(issue, model.scores(issue.title, issue.body), policy, version)
+        record = record_decision(s.docs, decision, dry_run=k == 0, policy=policy)
+        if k == 1:
+            github.add_label(number, decision.add[0][0], BOT, actor_type="Bot")
+            mark_applied(s.docs, REPO, str(record))
+        numbers.append(number)
+    return numbers[0], numbers[1]
+
+
 def test_maintainer_confirms_a_prediction_in_the_browser(app_env: Services, tmp_path: Path, cosmos: Cosmos,
-                                                         corefx_issues: list[Issue], tiny_encoder: Path) -> None:
+                                                         corefx_issues: list[Issue], tiny_encoder: Path,
+                                                         github: GitHubServer) -> None:
     from playwright.sync_api import sync_playwright
 
     s = app_env
@@ -167,14 +201,44 @@ def test_maintainer_confirms_a_prediction_in_the_browser(app_env: Services, tmp_
             out = ROOT / "out"
             out.mkdir(exist_ok=True)
             page.screenshot(path=str(out / "dashboard.png"), full_page=True)
+            precision_after_confirm, started_after_confirm = live_quality(emulator, REPO)["precision"], list(client.started)
+
+            dry, written = new_predictions(s, version, github)
+            page.goto(f"{server.url}/api/dashboard?repo={REPO}")
+            row = page.locator("#review tbody tr", has_text=f"#{dry}")
+            assert row.get_by_role("button", name="Apply on GitHub").count() == 1
+            with page.expect_navigation():
+                row.get_by_role("button", name="Apply on GitHub").click()
+            assert "was applied on GitHub" in page.locator("#review-notice").inner_text()
+            applied = [label["name"] for label in github.issue(dry)["labels"]]
+            assert len(applied) == 1 and github.events(dry)[-1]["actor"]["login"] == BOT
+            row = page.locator("#review tbody tr", has_text=f"#{written}")
+            assert row.get_by_role("button", name="Apply on GitHub").count() == 0, "already on GitHub"
+            with page.expect_navigation():
+                row.get_by_role("button", name="Reject").click()
+            assert "removed from GitHub" in page.locator("#review-notice").inner_text()
+            assert github.issue(written)["labels"] == [] and github.events(written)[-1]["event"] == "unlabeled"
         finally:
             browser.close()
 
     stored = [f for f in emulator.query(FEEDBACK, REPO, number=number) if f["source"] == "review"]
     assert [(f["verdict"], f["judged_label"], f["actor"]) for f in stored] == [("confirmed", predicted[number], "token-holder")]
-    assert live_quality(emulator, REPO)["precision"] == 0.6667
-    assert client.started == [("training_orchestrator", f"train:{REPO}",
+    assert precision_after_confirm == 0.6667
+    assert live_quality(emulator, REPO)["precision"] == 0.6, "then one more confirmed and one more corrected"
+    assert started_after_confirm == [("training_orchestrator", f"train:{REPO}",
                                 {"repo": REPO, "reason": "review", "poll_seconds": 60.0, "deadline_minutes": 240.0})]
     assert not csp_errors, csp_errors
-    if os.environ.get("TRIAGE_UPDATE_SCREENSHOT"):  # refresh the README's copy on request, not on every run
-        shutil.copyfile(ROOT / "out" / "dashboard.png", ROOT / "docs" / "dashboard.png")
+
+
+def test_the_dashboard_after_the_demo_shows_the_demos_own_model_and_decisions(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_encoder: Path) -> None:
+    """What the README's picture shows: `make demo`, then the dashboard (tests/browser/screenshot.py takes it)."""
+    home = tmp_path / "home"
+    for key, value in {"TRIAGE_HOME": str(home), "TRIAGE_BASE_MODEL": str(tiny_encoder), "TRIAGE_EPOCHS": "1",
+                       "TRIAGE_MAX_TOKENS": "32", "TRIAGE_BATCH_SIZE": "16", "TRIAGE_MIN_EXAMPLES": "8"}.items():
+        monkeypatch.setenv(key, value)
+    assert cli_main(["-q", "demo", "--out", str(tmp_path / "out"), "--held-back", "12"]) == 0
+    version = read_pointer(LocalBlobStore(home / "blobs"), "dotnet/corefx")[0]["version"]
+    shown = dashboard_screenshot(home, "dotnet/corefx", tmp_path / "dashboard.png")
+    assert version in shown["model"] and shown["decisions"] == 12, shown
+    assert (tmp_path / "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cryptography.hazmat.primitives import serialization
 
 from tests.github.access import ANONYMOUS, ANONYMOUS_LIMIT_MESSAGE, AccessAPI, Actor, RateBucket, credentials, jwt_problem
+from tests.github.app_handlers import check_access
 from tests.github.faults import Injected, RequestRecord
 from tests.github.fixture import FixtureRepo
 from tests.github.http import Handler, HTTPServer, etag_matches, parse_body
@@ -61,6 +62,8 @@ class GitHubServer(AccessAPI, TrafficAPI, StateAPI):
         if token:
             self.add_token(token, token_login)
         self._installation_tokens: dict[str, float] = {}  # token -> expiry (clock seconds)
+        self.installations: dict[int, Any] = {}  # id -> app_handlers.Installation; empty: one holding every repository
+        self.token_installations: dict[str, int] = {}  # installation token -> its installation id
         self._tokens_issued = 0
         self._core = RateBucket(rate_limit, rate_limit_window)
         self._anonymous = RateBucket(anonymous_rate_limit, rate_limit_window)
@@ -224,6 +227,8 @@ class GitHubServer(AccessAPI, TrafficAPI, StateAPI):
         try:
             if route.repo_scoped:
                 ctx.repo = resolve(self._repos.values(), ctx, raw_query)
+                if route.auth == "token":
+                    check_access(self, ctx, ctx.repo)
             return route.handler(ctx)
         except HTTPError as exc:
             return exc.reply()

@@ -421,9 +421,9 @@ def test_cosmos_declares_every_container_the_code_uses_partitioned_by_repo() -> 
     declared = set(resolve(file, loop["loop_type"]["detail"]["array_name"]))
     records = string_constants("ports/records")
     used = {records[name] for name in ("ISSUES", "PREDICTIONS", "FEEDBACK", "LOCKS", "MODELS", "RUNS", "CURSORS",
-                                       "DELIVERIES", "LABELS", "POISON", "TUNING")}
+                                       "DELIVERIES", "LABELS", "POISON", "TUNING", "INSTALLATIONS")}
     assert declared == used == {"issues", "predictions", "feedback", "models", "runs", "cursors", "deliveries",
-                                "labels", "locks", "poison", "tuning"}
+                                "labels", "locks", "poison", "tuning", "installations"}
     partition_key = loop["config"]["properties"]["resource"]["partitionKey"]
     assert [resolve(file, p) for p in partition_key["paths"]] == ["/repo"]
     assert partition_key["kind"] == "Hash"

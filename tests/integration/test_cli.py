@@ -68,10 +68,10 @@ def test_pipeline(env: Path, tmp_path: Path, corefx_issues: list[Issue], capsys:
     assert code == 0 and out["model"] == first["model"] and len(out["scores"]) == 5
     assert out["scores"][0]["score"] >= out["scores"][-1]["score"]
 
-    code, out, _ = run_cli(capsys, "-q", "label", "--repo", "dotnet/corefx", "--source",
-                           str(export(new, tmp_path / "new.jsonl")))
-    assert code == 0 and out["issues"] == 20
-    assert all(call.startswith("POST /repos/dotnet/corefx/issues/") for call in out["calls"])
+    code = main(["-q", "label", "--repo", "dotnet/corefx", "--source", str(export(new, tmp_path / "new.jsonl"))])
+    *decisions, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # one object a line
+    assert code == 0 and summary["issues"] == len(decisions) == 20
+    assert all(call["path"].startswith("/repos/dotnet/corefx/issues/") for d in decisions for call in d["calls"])
 
     # Rebuilding from the same issues gives the same dataset version (content-addressed).
     code, out, _ = run_cli(capsys, "-q", "dataset", "--repo", "dotnet/corefx")

@@ -25,6 +25,7 @@ import pytest
 from functions import _runtime
 from tests.durable_double import FakeDurableClient, call_with_client
 from tests.emulators.run import HERE, WEBHOOK_EXAMPLES, ensure_installed
+from triage.app.installations import registry as installation_registry
 from triage.ports.records import FEEDBACK, LABELS, LOCKS
 
 SECRET = "octokit-examples-webhook-secret-0123"
@@ -111,6 +112,15 @@ def documented(event: str, p: dict[str, Any]) -> tuple[int, str, dict[str, Any]]
     if event == "label" and action in ("created", "edited", "deleted"):
         old = ((p.get("changes") or {}).get("name") or {}).get("from")
         return 200, "label", {"name": p["label"]["name"], "deleted": action == "deleted", "old": old}
+    if (event, action) in {("installation", a) for a in ("created", "deleted", "suspend", "unsuspend")} | {
+            ("installation_repositories", "added"), ("installation_repositories", "removed")}:
+        listed = [r["full_name"].lower() for r in p.get("repositories") or []]
+        return 200, "installation", {
+            "id": p["installation"]["id"], "state": {"deleted": "deleted", "suspend": "suspended"}.get(action, "active"),
+            "added": [r["full_name"].lower() for r in p.get("repositories_added") or []] + (
+                listed if action == "created" else []),
+            "removed": [r["full_name"].lower() for r in p.get("repositories_removed") or []] + (
+                listed if action == "deleted" else [])}
     return 202, "none", {}
 
 
@@ -133,6 +143,14 @@ def check_effect(kind: str, effect: dict[str, Any], repo: str | None, delivery: 
             len(before[f"{FEEDBACK}:{repo}"]) + 1
         (lock,) = [lock for lock in after[f"{LOCKS}:{repo}"] if lock["id"] == f"{effect['number']}:{effect['label']}"]
         assert lock["state"] == ("added" if effect["action"] == "labeled" else "removed") and lock["by"] == effect["actor"]
+    elif kind == "installation":  # the App's registry of installations and repositories (docs/github.md)
+        assert changed == set()
+        held = {d["id"]: d for d in installation_registry(_runtime.services().docs)}
+        assert held[f"installation:{effect['id']}"]["state"] == effect["state"]
+        assert all(held[f"repo:{r}"]["installation"] == effect["id"] and held[f"repo:{r}"]["state"] == "active"
+                   for r in effect["added"])
+        assert all(held.get(f"repo:{r}", {}).get("installation") != effect["id"]
+                   or held[f"repo:{r}"]["state"] == "removed" for r in effect["removed"])
     elif kind == "label":
         assert changed <= {f"{LABELS}:{repo}"}
         labels = {d["id"]: d for d in after[f"{LABELS}:{repo}"]}
@@ -172,10 +190,12 @@ def test_every_official_example_is_handled_as_documented_and_replays_change_noth
     assert any(f for r in repos for f in _runtime.services().docs.query(FEEDBACK, r)), "human label changes are feedback"
 
     everything, started = snapshot(repos), list(client.started)
+    installed = installation_registry(_runtime.services().docs)
     for n, item in enumerate(signed):
         for delivery in (f"delivery-{n}", f"replayed-{n}"):
             response = post(client, item["event"], item["body"], item["signature"], delivery)
             assert 200 <= response.status_code < 300, (n, item["event"], response.get_body()[:300])
     assert snapshot(repos) == everything and client.started == started
+    assert installation_registry(_runtime.services().docs) == installed, "replayed installation events change nothing"
     print(f"official webhook examples handled as documented: {tally['as documented']} of {len(signed)}"
           f" ({len(corpus)} from {len(indexes())} corpora, {len(signed) - len(corpus)} derived); replays changed nothing")

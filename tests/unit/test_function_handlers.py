@@ -21,8 +21,10 @@ import pytest
 from functions import _runtime
 from tests.conftest import ROOT, app_functions, user_function
 from tests.durable_double import FakeDurableClient, call_with_client
+from triage.app.installations import apply_change
 from triage.app.training import scheduled_training_due
 from triage.domain.errors import InputError
+from triage.domain.payloads import InstallationChange
 from triage.domain.repo_config import parse_repo_config
 from triage.learning.tuning import remember_config
 from triage.ports.records import RUNS
@@ -77,9 +79,31 @@ def test_timers_start_one_orchestration_per_repository(env: Path) -> None:
     client = FakeDurableClient(running={"scrape:octo/gadgets"})
     timer = func.timer.TimerRequest(past_due=False)
     call_with_client("scrape_timer", client, timer=timer)
-    assert client.started == [("scrape_orchestrator", "scrape:octo/widgets", "octo/widgets")]
+    assert [(name, instance) for name, instance, _ in client.started] == [("scrape_orchestrator", "scrape:octo/widgets")]
     call_with_client("train_timer", client, timer=timer)
     assert {s[1] for s in client.started if s[0] == "training_orchestrator"} == {"train:octo/widgets", "train:octo/gadgets"}
+
+
+def test_without_a_repository_list_the_timers_serve_the_apps_installations(env: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRIAGE_REPOSITORIES empty: the repositories come from the installation registry (issue #15, item 6); a removed
+    repository and a suspended installation's repositories are left out."""
+    monkeypatch.setenv("TRIAGE_REPOSITORIES", "")
+    _runtime.services.cache_clear()
+    s = _runtime.services()
+    apply_change(s.docs, InstallationChange(1, "created", "octo", added=("octo/widgets", "octo/gone")))
+    apply_change(s.docs, InstallationChange(1, "removed", "octo", removed=("octo/gone",),
+                                            event="installation_repositories"))
+    apply_change(s.docs, InstallationChange(2, "created", "acme", added=("acme/app",)))
+    apply_change(s.docs, InstallationChange(3, "created", "paused", added=("paused/app",)))
+    apply_change(s.docs, InstallationChange(3, "suspend", "paused"))
+    timer, client = func.timer.TimerRequest(past_due=False), FakeDurableClient()
+    call_with_client("scrape_timer", client, timer=timer)
+    call_with_client("train_timer", client, timer=timer)
+    started = {(name, instance) for name, instance, _ in client.started}
+    assert started == {(kind, f"{verb}:{repo}") for kind, verb in (("scrape_orchestrator", "scrape"),
+                                                                   ("training_orchestrator", "train"))
+                       for repo in ("octo/widgets", "acme/app")}
 
 
 def test_a_repository_with_its_own_schedule_is_trained_when_that_schedule_fires(env: Path) -> None:

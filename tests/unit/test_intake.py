@@ -555,11 +555,9 @@ def test_a_form_encoded_body_says_which_content_type_to_set(docs, queue) -> None
 
 # --- deliveries GitHub sends to every App (#13 item 11) ----------------------------------------------------------
 
-@pytest.mark.parametrize("event, body", [
-    ("installation", {"action": "created", "installation": {"id": 1}, "repositories": [{"full_name": REPO}],
+@pytest.mark.parametrize("event, body", [  # installation events change the registry: tests/unit/test_installations.py
+    ("installation", {"action": "new_permissions_accepted", "installation": {"id": 1},
                       "sender": {"login": "alice", "type": "User"}}),
-    ("installation", {"action": "deleted", "installation": {"id": 1}, "sender": {"login": "alice", "type": "User"}}),
-    ("installation_repositories", {"action": "added", "installation": {"id": 1}, "repositories_added": []}),
     ("github_app_authorization", {"action": "revoked", "sender": {"login": "alice", "type": "User"}}),
     ("security_advisory", {"action": "published", "security_advisory": {}}),
     ("push", {"ref": "refs/heads/main"}),

@@ -160,3 +160,13 @@ def test_the_settings_cover_every_class_the_app_reads() -> None:
 def test_training_arguments_with_huge_or_odd_values_raise_config_error(data: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=f"(?i){next(iter(data))}"):
         TrainingArguments.from_mapping(data)
+
+
+@pytest.mark.parametrize(("cls", "f"), [(cls, f) for cls, f in CASES if f.default is None and not f.metadata["secret"]],
+                         ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")))
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_optional_setting_left_blank_is_unset(cls: type, f: Field[Any], blank: str) -> None:
+    """azd renders an unset parameter (GITHUB_APP_INSTALLATION_ID=${GITHUB_APP_INSTALLATION_ID=}) as an empty app
+    setting: it must read as absent, not fail as 'expected a whole number'."""
+    reader = READERS[cls]
+    assert getattr(reader({f.metadata["env"]: blank}), f.name) is None

@@ -7,6 +7,7 @@ parts are chosen per setting, with identity-based connections preferred (see
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from triage.ports.layout import CONTAINER, DATABASE
 from triage.ports.queues import LABEL_REQUESTS, MessageQueue
 from triage.ports.stores import BlobStore, DocumentStore
 from triage.ports.training import TrainingBackend
+
+DEFAULT_BOT_LOGIN = next(f.default for f in dataclasses.fields(Settings) if f.name == "bot_login")
 
 
 @dataclass
@@ -54,8 +57,11 @@ def build_services(config: Config | Mapping[str, str] | None = None, *, blobs: B
         real_blobs, real_queue = _storage(config)
         blobs, queue = blobs or real_blobs, queue or real_queue
     docs = docs or _documents(config)
-    return Services(config=config, blobs=blobs, docs=docs, queue=queue,
-                    trainer=trainer or _trainer(config, blobs, docs), github=github or (lambda: _github(config)))
+    services = Services(config=config, blobs=blobs, docs=docs, queue=queue,
+                        trainer=trainer or _trainer(config, blobs, docs), github=github or (lambda: _github(config)))
+    if github is None and config.github.is_app:
+        services.github = _app_client(services)
+    return services
 
 
 def _storage(config: Config) -> tuple[BlobStore, MessageQueue]:
@@ -97,3 +103,27 @@ def _github(config: Config) -> GitHubApi:
     from triage.adapters.github.client import GitHubClient
 
     return GitHubClient(config.github)
+
+
+def _app_client(s: Services) -> Callable[[], GitHubApi]:
+    """A GitHub App's client, made on first use and kept: one per process, so each installation's token is fetched
+    once and reused until it nears expiry. Each repository's installation comes from the installation registry
+    (else GitHub, then recorded); on first use the bot's login is read from ``GET /app`` (the App's slug and
+    ``[bot]``) unless ``TRIAGE_BOT_LOGIN`` names another login."""
+    from triage.adapters.github.installations import AppClient
+    from triage.app import installations
+
+    made: list[AppClient] = []
+
+    def client() -> GitHubApi:
+        if made:
+            return made[0]
+        api = AppClient(s.config.github, lookup=lambda repo: installations.installation_of(s.docs, repo),
+                        remember=lambda repo, ident, account: installations.remember(s.docs, repo, ident, account))
+        if s.settings.bot_login == DEFAULT_BOT_LOGIN:
+            s.config = dataclasses.replace(s.config, settings=dataclasses.replace(s.settings,
+                                                                                  bot_login=api.bot_login()))
+        made.append(api)
+        return api
+
+    return client

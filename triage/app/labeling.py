@@ -6,7 +6,8 @@ label renames, the policy with auto-tuning applied, the writer) and then, per is
 names, records the decision, writes through the writer, and marks the decision applied. Writing happens
 only when neither the app (``TRIAGE_DRY_RUN``) nor the repository config (``dry_run``) is in dry run.
 A request that cannot be decided (no model yet, a repository that is not configured, an invalid
-repository config) is recorded as such and finishes: retrying would not help.
+repository config) is recorded as such and finishes: retrying would not help. The abstain label is in
+:mod:`triage.app.abstain`; the delay's and the edits' rules in :mod:`triage.app.humans_first`.
 """
 
 from __future__ import annotations
@@ -16,68 +17,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from triage.app import telemetry
+from triage.app import abstain, telemetry
 from triage.app.bootstrap import Services
 from triage.app.decisions import mark_applied, record_decision, stored_decision
+from triage.app.humans_first import RELABEL_REASONS, humans_first, relabel
 from triage.app.moves import current_name
 from triage.app.repo_settings import load_repo_config, record_config_error
+from triage.app.serving import ModelCache, renamed, repo_policy
 from triage.app.writers import DryRunWriter, GitHubWriter, LabelWriter, comment_body, upsert_comment
-from triage.data.ingest import stored_issues
 from triage.data.sources import issue_from_github
 from triage.domain.errors import ConfigError, InputError, NotFoundError
 from triage.domain.issues import Issue, check_repo
-from triage.domain.labels import NO_RENAMES, LabelNames
+from triage.domain.labels import LabelNames
 from triage.domain.policy import Decision, Policy, decide
 from triage.domain.repo_config import RepoConfig
 from triage.learning.feedback import label_names, removed_labels
-from triage.learning.registry import read_pointer
-from triage.learning.tuning import current_overrides, effective_thresholds, remember_config
+from triage.learning.tuning import current_overrides, remember_config
 from triage.ml.model import Classifier
 from triage.ports.github import GitHubApi
-from triage.ports.layout import model_prefix, pointer_name
+from triage.ports.records import PREDICTIONS
 from triage.ports.stores import DocumentStore
-
-
-def repo_policy(model: Classifier, config: RepoConfig, bot_login: str,
-                overrides: Mapping[str, Mapping[str, Any]] | None = None, names: LabelNames = NO_RENAMES) -> Policy:
-    """The policy in force, on the labels' current names: the effective thresholds, the config's rules, and
-    deleted labels excluded."""
-    thresholds, paused, _ = effective_thresholds(model.thresholds, overrides or {}, config.default_threshold,
-                                                 config.thresholds)
-    current = {names.current(label): t for label, t in sorted(thresholds.items(), key=lambda item: item[1])}
-    allowed = names.all_current(config.allow)
-    excluded = (names.all_current(config.exclude) | {label for label in current if label in names.deleted}
-                | ({label for label in current if label not in allowed} if config.allow else set()))
-    return Policy(thresholds=current, max_labels=config.max_labels, excluded=frozenset(excluded) & set(current),
-                  bot_login=bot_login, single_label=model.single_label, exclusive=config.exclusive,
-                  paused=names.all_current(paused))
-
-
-class ModelCache:
-    """The current model per repository, kept across invocations and reloaded when the pointer moves."""
-
-    def __init__(self) -> None:
-        self._models: dict[str, tuple[str | None, Classifier]] = {}
-
-    def get(self, s: Services, repo: str) -> Classifier:
-        """The current model of ``repo``; raises :class:`NotFoundError` before the first promotion."""
-        etag = s.blobs.etag(pointer_name(repo))
-        cached = self._models.get(repo)
-        if cached and cached[0] == etag:
-            return cached[1]
-        pointer, etag = read_pointer(s.blobs, repo)
-        if pointer is None:
-            raise NotFoundError(f"no model has been promoted for {repo} yet")
-        model = Classifier.from_store(s.blobs, model_prefix(repo, pointer["version"]))
-        self._models[repo] = (etag, model)
-        return model
-
-
-def _renamed(issue: Issue, names: LabelNames) -> Issue:
-    """The issue with every label name (current labels and past events) as it is called now."""
-    events = tuple(dataclasses.replace(e, label=names.current(e.label)) for e in issue.label_events)
-    return dataclasses.replace(issue, labels=tuple(names.current(label) for label in issue.labels),
-                               label_events=events)
 
 
 @dataclass
@@ -96,38 +55,112 @@ class Batch:
     bot_login: str
     config_error: ConfigError | None = None
 
-    def label(self, number: int, issue: Issue | None = None) -> Decision:
-        """Decide for one issue (fetched fresh from GitHub unless given), record, write; idempotent."""
+    def fetch(self, number: int) -> tuple[Issue, list[dict[str, Any]]]:
+        """The issue as GitHub has it now, and its events."""
+        assert self.api is not None, "a batch without a GitHub client needs the issues"
+        item = self.api.get_issue(self.repo, number)
+        events = self.api.issue_events(self.repo, number)
+        return issue_from_github(item, self.repo, events), events
+
+    def label(self, number: int, issue: Issue | None = None, reason: str = "", delayed: bool = False,
+              events: Sequence[dict[str, Any]] = (), raw_scores: Mapping[str, float] | None = None) -> Decision:
+        """Decide for one issue (fetched fresh from GitHub unless given, with its ``events``), record, write;
+        idempotent. ``raw_scores``: the model's scores of this issue when the caller scored a chunk at once.
+
+        ``reason``: why it was requested (``edited`` and ``transferred`` re-predict under ``relabel_on_edit``);
+        ``delayed``: the request waited ``TRIAGE_LABEL_DELAY_SECONDS``, so humans who acted meanwhile go first.
+        """
         if self.config_error is not None:
             return self.skip(number, f"the repository config is invalid, nothing is labeled: {self.config_error}",
                              "config-error")
         if issue is None:
-            assert self.api is not None, "a batch without a GitHub client needs the issues"
-            item = self.api.get_issue(self.repo, number)
-            issue = issue_from_github(item, self.repo, self.api.issue_events(self.repo, number))
+            issue, events = self.fetch(number)
         if issue.is_pull_request and not self.config.pull_requests:
             return self.skip(number, "pull requests are not labeled (pull_requests: false)", "skipped")
         if issue.state != "open":
             return self.skip(number, f"the issue is {issue.state}", "skipped")
-        issue = _renamed(issue, self.names)
+        issue = renamed(issue, self.names)
+        if delayed and reason != "edited":  # an edit's meantime says nothing about who took the issue
+            first = humans_first(issue, events, self.model_labels, self.bot_login)
+            if first:
+                return self.skip(number, first, "humans-first")
+        scores: dict[str, float] = {}
+        raw = raw_scores if raw_scores is not None else self.model.scores(issue.title, issue.body)
+        for label, score in raw.items():
+            current = self.names.current(label)
+            scores[current] = max(score, scores.get(current, 0.0))
+        blocked = removed_labels(self.docs, self.repo, number, self.names)
+        if reason in RELABEL_REASONS and self.config.relabel_on_edit:
+            swapped = relabel(self, issue, scores, blocked)
+            if swapped is not None:
+                return swapped
         done = self._already_applied(issue)
         if done is not None:
             return done
-        scores: dict[str, float] = {}
-        for label, score in self.model.scores(issue.title, issue.body).items():
-            current = self.names.current(label)
-            scores[current] = max(score, scores.get(current, 0.0))
-        decision = decide(issue, scores, self.policy, self.model.version,
-                          blocked=removed_labels(self.docs, self.repo, number, self.names))
+        decision = decide(issue, scores, self.policy, self.model.version, blocked=blocked)
         record_id = record_decision(self.docs, decision, dry_run=self.dry_run, policy=self.policy)
-        if decision.add and record_id is not None:
-            self.writer.add_labels(self.repo, number, [label for label, _ in decision.add])
-            if not self.dry_run:
-                mark_applied(self.docs, self.repo, record_id)
+        adding = [label for label, _ in decision.add] if record_id is not None else []
+        decision = self.write(issue, decision, adding, record_id, blocked)
         if self.config.comment and self.api is not None:
             upsert_comment(self.api, self.docs, self.writer, self.repo, number, comment_body(decision),
                            self.bot_login, self.dry_run)
         return decision
+
+    @property
+    def model_labels(self) -> frozenset[str]:
+        """The labels the model may apply, by their current names."""
+        return frozenset(self.policy.thresholds)
+
+    def write(self, issue: Issue, decision: Decision, adding: list[str], record_id: str | None,
+              blocked: frozenset[str], removing: Sequence[str] = ()) -> Decision:
+        """Write the decision's labels, the abstain labels it calls for and (``removing``) the bot's labels it
+        replaces: one POST for every label added, then one DELETE per label taken away. Returns the decision
+        with the abstain labels' reasons added."""
+        number = issue.number
+        changes = abstain.plan(self.config.abstain_labels, issue, adding, self.model_labels, blocked,
+                               self.bot_login)
+        marks = [label for label in changes.add if self.dry_run or abstain.claim(self.docs, self.repo, number, label)]
+        if adding or marks:
+            try:
+                self.writer.add_labels(self.repo, number, adding + marks)
+            except BaseException:
+                for label in marks:
+                    abstain.release(self.docs, self.repo, number, label)
+                raise
+        if not self.dry_run:
+            abstain.adopt(self.docs, self.repo, issue, self.config.abstain_labels, self.bot_login)
+            if adding and record_id is not None:
+                mark_applied(self.docs, self.repo, record_id)
+            for label in marks:
+                abstain.mark(self.docs, self.repo, number, label, "applied")
+        for label in (*removing, *changes.remove):
+            self.writer.remove_label(self.repo, number, label)
+            if not self.dry_run and label in changes.remove:
+                abstain.mark(self.docs, self.repo, number, label, "removed")
+        once = set(changes.add) - set(marks)  # applied once already: never again
+        shown = tuple(text for label, text in changes.reasons if label not in once)
+        if not shown:
+            return decision
+        stored = self.docs.get(PREDICTIONS, self.repo, record_id) if record_id else None
+        if stored is not None:  # the dashboard's "why" names the abstain label too
+            self.docs.upsert(PREDICTIONS, {**stored, "reasons": [*stored.get("reasons", ()), *shown]})
+        return dataclasses.replace(decision, reasons=decision.reasons + shown)
+
+    def tidy(self, number: int) -> Decision:
+        """After a human labeled the issue: take back the bot's abstain labels of the groups now labeled."""
+        if self.config_error is not None:
+            return self.skip(number, f"the repository config is invalid, nothing is changed: {self.config_error}",
+                             "config-error")
+        assert self.api is not None, "tidying reads the issue from GitHub"
+        issue = renamed(issue_from_github(self.api.get_issue(self.repo, number), self.repo,
+                                           self.api.issue_events(self.repo, number)), self.names)
+        changes = abstain.plan(self.config.abstain_labels, issue, (), self.model_labels, frozenset(), self.bot_login)
+        for label in changes.remove:
+            self.writer.remove_label(self.repo, number, label)
+            if not self.dry_run:
+                abstain.mark(self.docs, self.repo, number, label, "removed")
+        reasons = tuple(text for label, text in changes.reasons if label in changes.remove)
+        return Decision(self.repo, number, (), reasons or ("no abstain label to take back",), (), self.model.version)
 
     def _already_applied(self, issue: Issue) -> Decision | None:
         """A retry or a second request after this model's labels were written: the stored decision, marked applied."""
@@ -169,11 +202,12 @@ def open_batch(s: Services, repo: str, model: Classifier, *, config: RepoConfig 
 
 
 def label_batch(s: Services, repo: str, numbers: Sequence[int], model: Classifier, *, reason: str = "",
-                on_error: str = "raise") -> dict[str, Any]:
+                on_error: str = "raise", delayed: bool = False) -> dict[str, Any]:
     """Label issues of ``repo`` with ``model``: one GitHub client, config and policy for the whole batch.
 
     ``on_error="raise"`` (the queue: the host retries the message) or ``"count"`` (the relabel
-    fan-out: one failed issue does not stop the batch). Returns the decisions and the counts.
+    fan-out: one failed issue does not stop the batch); ``reason`` and ``delayed`` as in :meth:`Batch.label`.
+    Returns the decisions and the counts.
     """
     batch = open_batch(s, repo, model)
     decisions: list[Decision] = []
@@ -181,7 +215,7 @@ def label_batch(s: Services, repo: str, numbers: Sequence[int], model: Classifie
     for number in numbers:
         try:
             with telemetry.span("label_request", repo=repo, issue=number, reason=reason):
-                decision = batch.label(number)
+                decision = batch.label(number, reason=reason, delayed=delayed)
         except Exception as exc:  # noqa: BLE001 - the relabel fan-out counts a failed issue and goes on
             if on_error == "raise":
                 raise
@@ -206,11 +240,14 @@ def report(decision: Decision, dry_run: bool) -> None:
 
 
 def parse_request(message: Mapping[str, Any]) -> tuple[str, int]:
-    """(repo, number) of a label request; :class:`InputError` if malformed."""
+    """(repo, number) of a label request; :class:`InputError` if malformed (also for a bad ``delay``)."""
     try:
         number = message["number"]
         if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 2**31:
             raise ValueError(f"issue number {number!r} is not a positive whole number")
+        delay = message.get("delay", 0)
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+            raise ValueError(f"delay {delay!r} is not a whole number of seconds")
         return check_repo(message["repo"]), number
     except (KeyError, TypeError, ValueError, InputError) as exc:
         raise InputError(f"malformed label request {dict(message)!r:.200}: {exc}") from exc
@@ -230,22 +267,16 @@ def label_request(s: Services, message: Mapping[str, Any], cache: ModelCache) ->
         record_decision(s.docs, decision, dry_run=True, kind=kind)
         report(decision, True)
         return decision.to_dict() | {"dry_run": True, "kind": kind}
-    result = label_batch(s, repo, [number], model, reason=str(message.get("reason") or ""))
+    reason = str(message.get("reason") or "")[:40]
+    if reason == abstain.TIDY_REASON:
+        batch = open_batch(s, repo, model)
+        with telemetry.span("abstain_tidy", repo=repo, issue=number):
+            decision = batch.tidy(number)
+        telemetry.event("AbstainLabelTidy", repo=repo, issue=number, reason="; ".join(decision.reasons),
+                        dry_run=batch.dry_run)
+        return decision.to_dict() | {"dry_run": batch.dry_run}
+    result = label_batch(s, repo, [number], model, reason=reason, delayed=bool(message.get("delay")))
     return result["decisions"][0].to_dict() | {"dry_run": result["dry_run"]}
-
-
-def relabel_batch(s: Services, repo: str, numbers: list[int], cache: ModelCache) -> dict[str, int]:
-    """Label a batch after a promotion; one failed issue does not stop the batch (it is counted)."""
-    result = label_batch(s, repo, numbers, cache.get(s, repo), reason="relabel", on_error="count")
-    return {k: result[k] for k in ("labeled", "abstained", "failed")}
-
-
-def open_unlabeled_issues(s: Services, repo: str, cache: ModelCache) -> list[int]:
-    """Open issues (not pull requests, not gone) with no human-applied label among the current model's labels."""
-    names = label_names(s.docs, repo)
-    labels = names.all_current(cache.get(s, repo).labels)
-    return [i.number for i in stored_issues(s.docs, repo) if i.state == "open" and not i.is_pull_request
-            and not i.gone and not names.all_current(i.human_labels(s.settings.bot_login)) & labels]
 
 
 def label_issues(s: Services, repo: str, issues: Sequence[Issue], model: Classifier,

@@ -64,7 +64,8 @@ class Settings:
     dry_run: bool = setting("TRIAGE_DRY_RUN", True, "Log GitHub writes instead of making them (the repository "
                             "config's `dry_run` must also be false for labels to be written).")
     bot_login: str = setting("TRIAGE_BOT_LOGIN", "issue-triage[bot]", "The product's own GitHub login; its labels "
-                             "are never training data.")
+                             "are never training data. With a GitHub App left at this default, the App's slug from "
+                             "`GET /app` and `[bot]`.")
     min_improvement: float = setting("TRIAGE_MIN_IMPROVEMENT", 0.0, "Macro-F1 a candidate must gain over the current "
                                      "model to be promoted.", between(-1, 1))
     recent_fraction: float = setting("TRIAGE_RECENT_FRACTION", 0.2, "Share of the issues newer than the frozen test "
@@ -147,8 +148,9 @@ def _ncrontab(text: str) -> str:
 class AppSettings:
     """The Function app's own settings: which repositories, the webhook secret, when to scrape and retrain."""
 
-    repositories: tuple[str, ...] = setting("TRIAGE_REPOSITORIES", (), "Comma-separated `owner/name` list the "
-                                            "timers scrape and retrain (case does not matter, as on GitHub).",
+    repositories: tuple[str, ...] = setting("TRIAGE_REPOSITORIES", (), "Optional comma-separated `owner/name` "
+                                            "list that restricts the repositories served (case does not matter, as on "
+                                            "GitHub); empty: every repository the GitHub App is installed on.",
                                             parse=_repositories)
     webhook_secret: str = setting("TRIAGE_WEBHOOK_SECRET", "", "The GitHub App's webhook secret (a Key Vault "
                                   "reference in Azure); without it every delivery is refused.", secret=True,
@@ -166,6 +168,10 @@ class AppSettings:
                                   between(5, 3600))
     relabel_batch: int = setting("TRIAGE_RELABEL_BATCH", 20, "Issues per relabel batch after a promotion.",
                                  between(1, 1000))
+    label_delay_seconds: int = setting("TRIAGE_LABEL_DELAY_SECONDS", 0, "Humans first: a new or edited issue's "
+                                       "label request waits this long on the queue (its visibility timeout); an "
+                                       "issue a human labeled or assigned meanwhile is left to them.",
+                                       between(0, 7 * 24 * 3600 - 1))
 
     def __post_init__(self) -> None:
         envreader.check_all(self)

@@ -25,17 +25,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from triage.app import telemetry
+from triage.app import installations, telemetry
+from triage.app.abstain import TIDY_REASON, applied_markers, mark
 from triage.app.bootstrap import Services
 from triage.app.learning_loop import after_feedback
 from triage.domain.payloads import (
     Ignored,
+    InstallationChange,
     LabelChange,
     LabelListChange,
     LabelRequest,
     Parsed,
     PayloadError,
     check_headers,
+    delivery_installation,
     parse_body,
     read_delivery,
 )
@@ -71,8 +74,9 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
 
 
 def handle_delivery(headers: Mapping[str, str], body: bytes, secret: str, docs: DocumentStore, queue: MessageQueue,
-                    bot_login: str) -> IntakeResult:
-    """Verify, validate and route one webhook delivery (``headers`` keys are case-insensitive)."""
+                    bot_login: str, delay_seconds: int = 0) -> IntakeResult:
+    """Verify, validate and route one webhook delivery (``headers`` keys are case-insensitive); label requests
+    wait ``delay_seconds`` on the queue (humans first)."""
     h = {k.lower(): v for k, v in headers.items()}
     if not secret:
         return IntakeResult(500, "the webhook secret is not configured; set TRIAGE_WEBHOOK_SECRET")
@@ -96,25 +100,55 @@ def handle_delivery(headers: Mapping[str, str], body: bytes, secret: str, docs: 
     if isinstance(parsed, LabelChange) and parsed.event.is_bot(bot_login):
         who = f"via the App {parsed.event.via_app}" if parsed.event.via_app else f"by {parsed.event.actor} (a bot)"
         return IntakeResult(202, f"{action} {who} ignored: only human label changes are feedback")
+    hint = delivery_installation(payload)  # the installation that holds the delivery's repository
+    if hint is not None:
+        installations.remember(docs, *hint, source="delivery", only_new=True)
     claim = Claim(docs, parsed.home, delivery, hashlib.sha256(body).hexdigest(), event, action)
-    result = claim.run(lambda effect_id: _route(parsed, effect_id, docs, queue))
+    result = claim.run(lambda effect_id: _route(parsed, effect_id, docs, queue, delay_seconds))
     log.info("delivery %s (%s.%s) for %s: %s", delivery, event, action, parsed.home, result.message)
     return result
 
 
-def _route(parsed: Parsed, effect_id: str, docs: DocumentStore, queue: MessageQueue) -> IntakeResult:
+def _route(parsed: Parsed, effect_id: str, docs: DocumentStore, queue: MessageQueue,
+           delay_seconds: int = 0) -> IntakeResult:
     """Do what a validated delivery asks; ``effect_id`` keys what it writes, so doing it twice writes it once."""
+    if isinstance(parsed, InstallationChange):
+        return IntakeResult(200, installations.apply_change(docs, parsed))
     if isinstance(parsed, LabelRequest):
-        message = {"repo": parsed.repo, "number": parsed.number, "reason": parsed.reason, "delivery": effect_id}
-        queue.send(message)
+        message: dict[str, Any] = {"repo": parsed.repo, "number": parsed.number, "reason": parsed.reason,
+                                   "delivery": effect_id}
+        if delay_seconds:
+            message["delay"] = delay_seconds
+            queue.send(message, delay_seconds=delay_seconds)
+        else:
+            queue.send(message)
         return IntakeResult(200, f"label request for {parsed.repo}#{parsed.number}", enqueued=[message])
     if isinstance(parsed, LabelChange):
         e = parsed.event
         record = record_label_event(docs, parsed.home, parsed.number, e.label, e.action, str(e.actor), e.at, effect_id)
-        return IntakeResult(200, f"feedback: {e.label} {e.action} ({record['verdict']})", feedback=[record])
+        enqueued = _take_back_abstain_label(parsed, effect_id, docs, queue)
+        return IntakeResult(200, f"feedback: {e.label} {e.action} ({record['verdict']})", feedback=[record],
+                            enqueued=enqueued)
     if isinstance(parsed, LabelListChange):
         return _taxonomy(parsed, docs)
     return IntakeResult(parsed.status, parsed.reason)
+
+
+def _take_back_abstain_label(change: LabelChange, effect_id: str, docs: DocumentStore,
+                             queue: MessageQueue) -> list[dict[str, Any]]:
+    """A human labeled an issue that carries the bot's abstain label: queue a request that removes it if the
+    label is of its group (the labeler reads the repository config and the issue; the webhook does no GitHub
+    call). Nothing is queued for issues the bot never marked, so ordinary label changes cost nothing more."""
+    marked = set(applied_markers(docs, change.home, change.number))
+    if change.event.action == "unlabeled":
+        if change.event.label in marked:  # a human took it off: the lock keeps the bot from putting it back
+            mark(docs, change.home, change.number, change.event.label, "removed by a human")
+        return []
+    if not marked - {change.event.label}:
+        return []
+    message = {"repo": change.home, "number": change.number, "reason": TIDY_REASON, "delivery": effect_id}
+    queue.send(message)
+    return [message]
 
 
 def _taxonomy(change: LabelListChange, docs: DocumentStore) -> IntakeResult:
@@ -230,7 +264,8 @@ def label_aliases(docs: DocumentStore, repo: str) -> dict[str, str]:
 
 def receive_webhook(s: Services, headers: Mapping[str, str], body: bytes) -> IntakeResult:
     """The webhook intake with the app's stores and secret; feedback goes on through the learning loop."""
-    result = handle_delivery(headers, body, s.app.webhook_secret, s.docs, s.queue, s.settings.bot_login)
+    result = handle_delivery(headers, body, s.app.webhook_secret, s.docs, s.queue, s.settings.bot_login,
+                             s.app.label_delay_seconds)
     for repo in sorted({record["repo"] for record in result.feedback}):
         after_feedback(s, repo, [record for record in result.feedback if record["repo"] == repo])
     telemetry.event("WebhookDelivery", status=result.status, message=result.message,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from triage.domain.errors import GitHubError
 from triage.domain.policy import Decision
@@ -35,6 +36,10 @@ class LabelWriter(Protocol):
         """``POST /repos/{repo}/issues/{number}/labels`` with ``labels``."""
         ...
 
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """``DELETE /repos/{repo}/issues/{number}/labels/{label}`` (a label already gone is no error)."""
+        ...
+
     def comment(self, repo: str, number: int, body: str, existing: int | None) -> int | None:
         """Post the prediction comment, or replace the body of comment ``existing``; the comment's id."""
         ...
@@ -49,6 +54,10 @@ class GitHubWriter:
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
         """Add the labels in one call (adding a label an issue has is a no-op on GitHub: retries are safe)."""
         self.api.add_labels(repo, number, list(labels))
+
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """Remove one label; one that is already gone is fine (a retry, or a human was quicker)."""
+        self.api.remove_label(repo, number, label)
 
     def comment(self, repo: str, number: int, body: str, existing: int | None) -> int | None:
         """Create the comment, or edit it in place."""
@@ -75,6 +84,10 @@ class DryRunWriter:
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
         """Record ``POST /repos/{repo}/issues/{number}/labels`` with its body."""
         self._log(f"POST /repos/{repo}/issues/{number}/labels {json.dumps({'labels': list(labels)})}")
+
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """Record ``DELETE /repos/{repo}/issues/{number}/labels/{label}`` (the name URL-encoded, as sent)."""
+        self._log(f"DELETE /repos/{repo}/issues/{number}/labels/{quote(label, safe='')}")
 
     def comment(self, repo: str, number: int, body: str, existing: int | None) -> int | None:
         """Record the comment's POST or PATCH."""

@@ -12,11 +12,12 @@ from typing import Any
 from triage.adapters.local.queue import SqliteQueue
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.app.bootstrap import Services, build_services
-from triage.app.labeling import label_issues
+from triage.app.labeling import open_batch
 from triage.app.repo_settings import file_config
 from triage.app.settings import Config, usable_folder
 from triage.app.training import build_training_dataset, train_now
-from triage.cli.output import headline
+from triage.app.writers import DryRunWriter
+from triage.cli.output import decision_record, headline, label_summary
 from triage.data.dataset import latest_version, load_split
 from triage.data.ingest import ingest
 from triage.data.sources import read_issues
@@ -75,17 +76,26 @@ def cmd_scrape(s: Services, args: argparse.Namespace) -> dict[str, Any]:
 def cmd_dataset(s: Services, args: argparse.Namespace) -> dict[str, Any]:
     """Build and store a dataset version from the stored issues."""
     manifest = build_training_dataset(s, args.repo)
-    return {k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
+    return ({k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
+            | ({"cold_start": True} if manifest.get("cold_start") else {}))
 
 
 def cmd_train(s: Services, args: argparse.Namespace) -> dict[str, Any]:
     """Fine-tune a model on a stored dataset."""
     version = args.dataset or latest_version(s.blobs, args.repo)
     manifest = train_now(s, args.repo, version, datetime.now(timezone.utc), progress=not args.quiet)
-    test = manifest["metrics"]["test"]
+    test = manifest["metrics"]["test"]["raw"]
+    tested = bool(test["n"])  # a cold-start model has no test issues: no score rather than a zero
     return {"model": manifest["version"], "path": str(s.blobs.local_path(model_prefix(args.repo, manifest["version"]))),
-            "test_accuracy": round(test["raw"]["accuracy"], 4), "test_macro_f1": round(test["raw"]["macro_f1"], 4),
-            "train_seconds": manifest["training"]["seconds"]}
+            "test_accuracy": round(test["accuracy"], 4) if tested else None,
+            "test_macro_f1": round(test["macro_f1"], 4) if tested else None,
+            "train_seconds": manifest["training"]["seconds"]} | _cold_start(manifest)
+
+
+def _cold_start(manifest: dict[str, Any]) -> dict[str, Any]:
+    """How a cold-start model was made and whether it abstains (nothing for a fine-tuned model)."""
+    cold = manifest.get("cold_start")
+    return {"cold_start": {k: cold[k] for k in ("route", "labeled_issues", "abstains", "note")}} if cold else {}
 
 
 def cmd_evaluate(s: Services, args: argparse.Namespace) -> dict[str, Any]:
@@ -119,11 +129,20 @@ def _model_folder(folder: Path) -> Classifier:
 
 
 def cmd_label(s: Services, args: argparse.Namespace) -> dict[str, Any]:
-    """Decide labels for the issues in a file with the current model; dry run only."""
-    issues = args.issues
+    """Decide labels for the issues in a file with the current model, in dry run, under the repository config given
+    by ``--config`` (read by :func:`triage.cli.main.read_label_config`) or the app's defaults: one record per issue
+    (decision, confidence, threshold, reasons, why it abstained, the exact calls) and a summary."""
     served = model(s, args.repo)
-    decisions, calls = label_issues(s, args.repo, issues, served, file_config(s.settings))
-    return {"model": served.version, "issues": len(decisions), "would_label": len(calls), "calls": calls}
+    config = getattr(args, "repo_config", None)
+    batch = open_batch(s, args.repo, served, config=config or file_config(s.settings), dry_run=True)
+    assert isinstance(batch.writer, DryRunWriter), "a dry-run batch records its calls"
+    records = []
+    for issue in args.issues:
+        done = len(batch.writer.calls)
+        decision = batch.label(issue.number, issue)
+        records.append(decision_record(decision, batch.policy, batch.writer.calls[done:], issue.title))
+    source = str(args.config) if getattr(args, "config", None) is not None else "defaults (no --config)"
+    return {"issues": records, "summary": label_summary(records, served.version, source)}
 
 
 def cmd_dashboard(s: Services, args: argparse.Namespace) -> dict[str, Any]:

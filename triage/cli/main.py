@@ -26,9 +26,11 @@ from triage.cli.commands import (
     embedded,
     read_inputs,
 )
+from triage.cli.output import label_output
 from triage.data.sources import FORMATS
-from triage.domain.errors import InputError, TriageError
+from triage.domain.errors import ConfigError, InputError, TriageError
 from triage.domain.issues import check_repo
+from triage.domain.repo_config import CONFIG_PATH, MAX_BYTES, parse_repo_config
 
 
 class Parser(argparse.ArgumentParser):
@@ -74,6 +76,27 @@ def _folder(text: str) -> Path:
     return path
 
 
+def read_label_config(args: argparse.Namespace) -> None:
+    """Read and check ``--config`` (a repository config file) before any store is opened; the parsed config goes to
+    ``args.repo_config``. An error names the file and what to fix."""
+    path: Path | None = getattr(args, "config", None)
+    args.repo_config = None
+    if path is None:
+        return
+    if not path.is_file():
+        raise InputError(f"--config {str(path)[:200]!r} is not a file; name a repository config file such as "
+                         f"{CONFIG_PATH}")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"{path}: the file is larger than {MAX_BYTES // 1024} KB; keep only the settings")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    args.repo_config = parse_repo_config(text, source=str(path))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = Parser(prog="triage", description="A GitHub issue labeler that learns from the repository's own history.")
@@ -108,11 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model version (default: the current one)")
     p.add_argument("--model-dir", type=_path, help="a model folder instead of a stored model")
     p.add_argument("--top", type=_whole(1, 1000), default=5, help="how many labels to show (default 5)")
-    p = add("label", cmd_label, "decide labels for the issues in a file with the current model (dry run)")
-    p.add_argument("--source", required=True, type=_path)
-    p.add_argument("--format", choices=FORMATS, default="auto")
+    p = add("label", cmd_label, "decide labels for the issues in a file with the current model (dry run): per issue "
+                                "the decision, its confidence, its reasons and why it abstained")
+    p.add_argument("--source", required=True, type=_path, help="the issues to decide for (an export file)")
+    p.add_argument("--source-format", dest="format", choices=FORMATS, default="auto", help="the export's format")
+    p.add_argument("--config", type=_path, help="a repository config file, read as .github/issue-triage.yml is "
+                                                "(default: the app's settings)")
+    p.add_argument("--format", dest="output", choices=("json", "table"), default="json",
+                   help="json: one JSON object per issue and a summary, one per line (default); table: for people")
     p.add_argument("--dry-run", action="store_true", default=True,
-                   help="log the GitHub calls instead of making them (the only mode until the GitHub adapter lands)")
+                   help="print the GitHub calls instead of making them (the only mode of this command)")
+    p.set_defaults(show=lambda result, args: label_output(result, args.output))
     p = sub.add_parser("dashboard", help="serve the maintainer dashboard on this machine (prints the login URL)",
                        description="serve the maintainer dashboard on this machine (prints the login URL)")
     p.set_defaults(func=cmd_dashboard)
@@ -139,11 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = Config.from_env(home=args.home)
         if args.command == "predict" and not (args.repo or args.model_dir):
             raise InputError("predict needs --repo owner/name (its current model) or --model-dir FOLDER")
+        read_label_config(args)
         read_inputs(args)
         services = embedded(config)
         if args.func is cmd_demo:
             return int(cmd_demo(services, args))
-        print(json.dumps(args.func(services, args), indent=2))
+        result = args.func(services, args)
+        show = getattr(args, "show", None)
+        print(show(result, args) if show else json.dumps(result, indent=2))
         return 0
     except TriageError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)

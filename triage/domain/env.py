@@ -173,7 +173,8 @@ def read(cls: type[T], env: Mapping[str, str], **overrides: Any) -> T:
             check_text(name, text, shown=False)
             _check_secret(name, text, meta["min_length"])
             value = text
-        elif name in env:
+        elif name in env and (env[name].strip() or f.default is not None):
+            # An optional setting left blank is unset: azd and app settings render an unset parameter as "".
             check_text(name, env[name])
             try:
                 value = (meta["parse"] or _parser(hints[f.name]))(env[name])

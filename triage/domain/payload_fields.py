@@ -16,6 +16,8 @@ from triage.domain.errors import InputError
 from triage.domain.issues import check_repo
 
 MAX_NUMBER = 2**31 - 1  # issue numbers are 32-bit on GitHub
+MAX_ID = 2**63 - 1  # installation ids are 64-bit
+MAX_REPOSITORIES = 100_000  # an installation on every repository of a very large organization
 MAX_LABEL = 100
 MAX_NAME = 100  # logins (39 characters; bots add "[bot]"), account types, App slugs, actions
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -68,6 +70,34 @@ def repo_name(field: str, value: Any) -> str:
     except InputError:
         raise _wrong(field, "a repository name owner/name by GitHub's rules, for example octo-org/octo-repo",
                      value) from None
+
+
+def installation_id(field: str, value: Any) -> int:
+    """A GitHub App installation id: a JSON integer from 1 to 2^63 - 1 (GitHub's ids are 64-bit)."""
+    if type(value) is not int or not 1 <= value <= MAX_ID:
+        raise _wrong(field, f"a whole number from 1 to {MAX_ID}", value)
+    return value
+
+
+def optional_name(field: str, value: Any) -> str | None:
+    """A short name, or None when absent or null."""
+    return None if absent(value) else name(field, value)
+
+
+def repo_list(field: str, value: Any) -> tuple[str, ...]:
+    """A list of repository objects (``full_name`` each) as lower-cased names, () when absent or null."""
+    if absent(value):
+        return ()
+    if not isinstance(value, list):
+        raise _wrong(field, "a list of repository objects or null", value)
+    if len(value) > MAX_REPOSITORIES:
+        raise _wrong(field, f"a list of at most {MAX_REPOSITORIES} repositories", f"{len(value)} of them")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _wrong(f"{field}[{index}]", "a repository object", item)
+        names.append(repo_name(f"{field}[{index}].full_name", item.get("full_name", MISSING)))
+    return tuple(dict.fromkeys(names))
 
 
 def issue_number(field: str, value: Any) -> int:

@@ -20,15 +20,18 @@ from triage.domain.issues import LabelAction, LabelEvent
 from triage.domain.payload_fields import (
     PayloadError,
     absent,
+    installation_id,
     issue_number,
     label_name,
     lookup,
     name,
     optional_app,
     optional_label,
+    optional_name,
     optional_object,
     optional_time,
     read,
+    repo_list,
     repo_name,
     shown,
 )
@@ -40,8 +43,11 @@ LABEL_ACTIONS: tuple[LabelAction, ...] = ("labeled", "unlabeled")
 TAXONOMY_ACTIONS = ("created", "edited", "deleted")
 EVENT_HEADER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 DELIVERY_HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
-__all__ = ["PayloadError", "Parsed", "Ignored", "LabelRequest", "LabelChange", "LabelListChange", "check_headers",
-           "parse_body", "read_delivery"]
+INSTALLATION_ACTIONS = ("created", "deleted", "suspend", "unsuspend")
+INSTALLATION_REPOSITORY_ACTIONS = ("added", "removed")
+APP_HOME = "(github-app)"  # where App-wide deliveries (installation events) are kept: they have no repository
+__all__ = ["PayloadError", "Parsed", "Ignored", "LabelRequest", "LabelChange", "LabelListChange", "InstallationChange",
+           "check_headers", "parse_body", "read_delivery", "delivery_installation"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,21 @@ class LabelListChange:
     old_name: str | None = None
 
 
-Parsed = Ignored | LabelRequest | LabelChange | LabelListChange
+@dataclass(frozen=True)
+class InstallationChange:
+    """The App's installation ``installation`` was created, deleted, suspended or unsuspended, or repositories were
+    ``added`` to or ``removed`` from it (lower-cased names); ``home`` is :data:`APP_HOME`."""
+
+    installation: int
+    action: str
+    account: str | None = None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    event: str = "installation"
+    home: str = APP_HOME
+
+
+Parsed = Ignored | LabelRequest | LabelChange | LabelListChange | InstallationChange
 
 
 def check_headers(event: str | None, delivery: str | None) -> tuple[str, str]:
@@ -123,7 +143,35 @@ def read_delivery(event: str, payload: Mapping[str, Any]) -> Parsed:
         return _issues(payload, _action(payload))
     if event == "label":
         return _label(payload, _action(payload))
+    if event in ("installation", "installation_repositories"):
+        return _installation(payload, event, _action(payload))
     return Ignored(f"{event} events are not used")
+
+
+def _installation(p: Mapping[str, Any], event: str, action: str) -> Parsed:
+    """``installation`` (created, deleted, suspend, unsuspend) and ``installation_repositories`` (added, removed)."""
+    if action not in (INSTALLATION_ACTIONS if event == "installation" else INSTALLATION_REPOSITORY_ACTIONS):
+        return Ignored(f"{event}.{action} is not used")
+    ident = read(p, "installation.id", installation_id)
+    account = read(p, "installation.account.login", optional_name) if isinstance(
+        lookup(p, "installation.account"), dict) else None
+    if event == "installation_repositories":
+        return InstallationChange(ident, action, account, read(p, "repositories_added", repo_list),
+                                  read(p, "repositories_removed", repo_list), event)
+    listed = read(p, "repositories", repo_list)
+    return InstallationChange(ident, action, account, listed if action == "created" else (),
+                              listed if action == "deleted" else ())
+
+
+def delivery_installation(payload: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(repository, installation id) a delivery names (``repository.full_name``, ``installation.id``), when it
+    names both well; else None (this is a hint for the installation registry, never a reason to refuse)."""
+    try:
+        if absent(lookup(payload, "installation.id")) or absent(lookup(payload, "repository.full_name")):
+            return None
+        return read(payload, "repository.full_name", repo_name), read(payload, "installation.id", installation_id)
+    except PayloadError:
+        return None
 
 
 def _issues(p: Mapping[str, Any], action: str) -> Parsed:

@@ -20,6 +20,9 @@ Example (every key optional; a missing file means these defaults)::
     dry_run: true               # log what would be written instead of writing
     comment: false              # post one comment with the top-3 labels and confidences
     pull_requests: false        # label pull requests too
+    abstain_label: needs-area-label   # applied when the labeler abstains; or per exclusive group:
+                                      #   {"area-*": needs-area-label, "type-*": needs-type-label}
+    relabel_on_edit: false      # re-predict after a title/body edit or a transfer; swap the bot's untouched label
     training:
       schedule: "0 3 * * 0"     # cron, UTC: this repository's own retraining (default: TRIAGE_TRAIN_SCHEDULE)
       min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
@@ -41,10 +44,30 @@ CONFIG_PATH = ".github/issue-triage.yml"
 LEGACY_CONFIG_PATH = ".github/issue-labeler.yml"  # read only when it is ours (see the module docstring)
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20
-_TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training"}
+MAX_LABEL = 50  # GitHub's limit on a label's name
+_TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training", "abstain_label",
+        "relabel_on_edit"}
 _LABELS = {"allow", "exclude", "aliases", "exclusive"}
 _THRESHOLDS = {"default", "per_label"}
 _TRAINING = {"schedule", "min_new_labels"}
+
+
+@dataclass(frozen=True)
+class AbstainLabel:
+    """A label the bot applies when it abstains on a group of labels, and removes once a human labels the group.
+
+    ``group`` is a glob pattern over label names (one of ``labels.exclusive``, typically); None stands for every
+    label the model may apply.
+    """
+
+    label: str
+    group: str | None = None
+
+    def covers(self, label: str, model_labels: frozenset[str]) -> bool:
+        """Whether ``label`` belongs to this group (the abstain label itself never does)."""
+        if label == self.label:
+            return False
+        return label in model_labels if self.group is None else fnmatch.fnmatchcase(label, self.group)
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,8 @@ class RepoConfig:
     pull_requests: bool = False
     schedule: str | None = None  # None: the app's TRIAGE_TRAIN_SCHEDULE
     min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
+    abstain_labels: tuple[AbstainLabel, ...] = ()
+    relabel_on_edit: bool = False
 
     def group_of(self, label: str) -> str | None:
         """The exclusive-group pattern ``label`` belongs to, if any."""
@@ -146,6 +171,8 @@ def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig
         schedule=v.cron(training["schedule"], "training.schedule") if training.get("schedule") is not None else None,
         min_new_labels=(v.integer(training["min_new_labels"], "training.min_new_labels", 1, 100000)
                         if training.get("min_new_labels") is not None else None),
+        abstain_labels=v.abstain_labels(root.get("abstain_label")),
+        relabel_on_edit=v.boolean(root.get("relabel_on_edit", False), "relabel_on_edit"),
     )
     overlap = set(config.allow) & set(config.exclude)
     if overlap:
@@ -181,6 +208,33 @@ class _Validator:
         if not isinstance(value, list):
             raise self.fail(where, "a list of label names", value)
         return tuple(self.string(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+    def abstain_labels(self, value: Any) -> tuple[AbstainLabel, ...]:
+        """``abstain_label``: one label name, or a mapping of group pattern -> label name (null: none)."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (AbstainLabel(self.label(value, "abstain_label")),)
+        if not isinstance(value, dict) or not value:
+            raise self.fail("abstain_label", "a label name, or a mapping of group pattern to label name such as "
+                            "{'area-*': needs-area-label}", value)
+        found = []
+        for pattern, label in value.items():
+            where = f"abstain_label.{pattern}"
+            group = self.label(pattern, f"abstain_label (the group pattern {pattern!r:.40})")
+            name = self.label(label, where)
+            if fnmatch.fnmatchcase(name, group):
+                raise ConfigError(f"{self.source}: {where}: the abstain label {name!r} matches its own group "
+                                  f"{group!r}, so it would count as the group's label; pick a name outside it")
+            found.append(AbstainLabel(name, group))
+        return tuple(found)
+
+    def label(self, value: Any, where: str) -> str:
+        """A label name as GitHub allows it: 1 to 50 characters, not blank, no control characters."""
+        if (not isinstance(value, str) or not value.strip() or len(value) > MAX_LABEL
+                or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)):
+            raise self.fail(where, f"a label name (1 to {MAX_LABEL} characters, no control characters)", value)
+        return value
 
     def probability(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:

@@ -98,19 +98,37 @@ def record_review(docs: DocumentStore, repo: str, number: int, label: str, verdi
                               delivery=f"review:{number}:{label}", source="review")
 
 
-def review_queue(docs: DocumentStore, repo: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Predicted labels no human has judged yet, newest first (each issue's latest prediction only)."""
-    latest: dict[int, dict[str, Any]] = {}
-    for p in docs.query(PREDICTIONS, repo):
-        if p.get("add") and p.get("decided_at", "") >= latest.get(p["number"], {}).get("decided_at", ""):
-            latest[p["number"]] = p
-    touched = {(lock["number"], lock["label"]) for lock in docs.query(LOCKS, repo)}
-    judged = {(f["number"], f.get("judged_label")) for f in docs.query(FEEDBACK, repo)}
-    pending = [{"number": p["number"], "label": a["label"], "score": float(a["score"]),
-                "model_version": p.get("model_version"), "decided_at": p.get("decided_at"),
-                "dry_run": bool(p.get("dry_run", True))}
-               for p in latest.values() if p.get("add") for a in p["add"]
-               if (p["number"], a["label"]) not in touched | judged]
+REVIEW_WINDOW = 5000  # the review queue looks at most at this many of the newest decisions
+
+
+def review_queue(docs: DocumentStore, repo: str, limit: int = 50, window: int = REVIEW_WINDOW) -> list[dict[str, Any]]:
+    """Predicted labels no human has judged yet, newest first (each issue's latest prediction that added labels).
+
+    Decisions are read newest first, a page at a time, until ``limit`` are found or ``window`` decisions were
+    read; the locks and feedback of just those issues are read with them, so the cost does not grow with the
+    repository's history.
+    """
+    seen: set[int] = set()
+    pending: list[dict[str, Any]] = []
+    after: str | None = None
+    read = 0
+    while len(pending) < limit and read < window:
+        found, after = docs.newest(PREDICTIONS, repo, "decided_at", limit=min(max(2 * limit, 100), window - read),
+                                   after=after)
+        read += len(found)
+        fresh = [p for p in found if p.get("add") and p["number"] not in seen]
+        latest = {p["number"]: p for p in reversed(fresh)}  # newest first: the first one per issue wins
+        seen |= set(latest)
+        numbers = sorted(latest)
+        if numbers:
+            done = {(lock["number"], lock["label"]) for lock in docs.query_in(LOCKS, repo, "number", numbers)}
+            done |= {(f["number"], f.get("judged_label")) for f in docs.query_in(FEEDBACK, repo, "number", numbers)}
+            pending += [{"number": p["number"], "label": a["label"], "score": float(a["score"]),
+                         "model_version": p.get("model_version"), "decided_at": p.get("decided_at"),
+                         "dry_run": bool(p.get("dry_run", True))}
+                        for p in latest.values() for a in p["add"] if (p["number"], a["label"]) not in done]
+        if after is None:
+            break
     return sorted(pending, key=lambda r: (r["decided_at"] or "", r["number"]), reverse=True)[:limit]
 
 

@@ -58,6 +58,14 @@ class GitHubApi(Protocol):
         """Add labels to an issue in one call; existing labels are kept."""
         ...
 
+    def remove_label(self, repo: str, number: int, label: str) -> bool:
+        """Remove one label from an issue; False when the issue did not carry it (GitHub's 404)."""
+        ...
+
+    def repository_labels(self, repo: str) -> list[dict[str, Any]]:
+        """The labels defined in the repository (``name``, ``description``...), as ``GET /repos/{o}/{r}/labels``."""
+        ...
+
     def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         """All comments of an issue."""
         ...

@@ -25,7 +25,9 @@ CURSORS = "cursors"
 DELIVERIES = "deliveries"
 LABELS = "labels"
 POISON = "poison"
-CONTAINERS = (ISSUES, PREDICTIONS, FEEDBACK, LOCKS, RUNS, MODELS, TUNING, CURSORS, DELIVERIES, LABELS, POISON)
+INSTALLATIONS = "installations"  # the GitHub App's installations and the repositories each holds
+CONTAINERS = (ISSUES, PREDICTIONS, FEEDBACK, LOCKS, RUNS, MODELS, TUNING, CURSORS, DELIVERIES, LABELS, POISON,
+              INSTALLATIONS)
 
 RunState = Literal["queued", "running", "succeeded", "failed", "canceled"]
 RUN_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "canceled")

@@ -1,5 +1,6 @@
 """The dashboard's two handlers: ``GET /api/dashboard[?repo=owner/name]`` shows one repository (see
-:mod:`triage.web.view`); ``POST /api/dashboard/review`` records a maintainer's Confirm/Reject of a predicted label.
+:mod:`triage.web.view`); ``POST /api/dashboard/review`` carries out a maintainer's Confirm, Apply on GitHub or
+Reject of a predicted label (:mod:`triage.app.review`).
 
 The Functions triggers (``functions/dashboard.py``) and the local server (:mod:`triage.web.local_server`)
 only translate HTTP to :class:`~triage.web.http.WebRequest` and :class:`~triage.web.http.WebResponse`.
@@ -15,9 +16,9 @@ from urllib.parse import quote, urlencode
 
 from triage.app.bootstrap import Services
 from triage.app.learning_loop import after_feedback, retrain_due
+from triage.app.review import VERDICTS, review
 from triage.app.status import repositories
-from triage.domain.errors import InputError, NotFoundError
-from triage.learning.feedback import record_review
+from triage.domain.errors import ConcurrencyError, GitHubError, InputError, NotFoundError
 from triage.web.auth import COOKIE_PATH, DashboardAuth, Denied
 from triage.web.http import (
     WebRequest,
@@ -34,7 +35,12 @@ from triage.web.view import dashboard_view
 
 DASHBOARD_PATH = COOKIE_PATH  # the Functions route "dashboard" under the host's default "api" prefix
 MAX_LABEL = 200
-VERDICTS = ("confirm", "reject")
+REVIEW_NOTICES = {
+    "applied": "#{issue}: the label was applied on GitHub and counted as confirmed.",
+    "rejected": "#{issue}: rejected (the label was not on GitHub, so nothing was removed).",
+    "removed": "#{issue}: rejected, and the bot's label was removed from GitHub.",
+    "would-remove": "#{issue}: rejected; dry run (TRIAGE_DRY_RUN), so the bot's label was left on GitHub.",
+}
 
 
 def _denied(denied: Denied, auth: DashboardAuth, base: str) -> WebResponse:
@@ -68,8 +74,16 @@ def handle_dashboard(s: Services, request: WebRequest, auth: DashboardAuth | Non
     nonce = secrets.token_urlsafe(16)
     view = dashboard_view(s, repo) if repo else None
     page = render_dashboard(view, repos, identity=session.identity, csrf=auth.csrf_token(session), nonce=nonce,
-                            base=DASHBOARD_PATH)
+                            base=DASHBOARD_PATH, notice=review_notice(request.query))
     return page_response(200, page, nonce)
+
+
+def review_notice(query: Mapping[str, str]) -> str | None:
+    """The line shown after a review action (``?done=…&issue=…``): only the known outcomes, never the query's text."""
+    issue = query.get("issue", "")
+    if query.get("done") not in REVIEW_NOTICES or not (issue.isascii() and issue.isdigit() and len(issue) < 10):
+        return None
+    return REVIEW_NOTICES[query["done"]].format(issue=int(issue))
 
 
 def _login(request: WebRequest, auth: DashboardAuth, throttle: LoginThrottle) -> WebResponse:
@@ -112,12 +126,14 @@ def handle_review(s: Services, request: WebRequest,
         return _denied(refused, auth, base), None
     try:
         repo, number, label, verdict = _review_fields(form, repositories(s))
-        record = record_review(s.docs, repo, number, label, verdict, actor=session.identity)
-    except (NotFoundError, InputError) as exc:
-        return error_response(status_for(exc), str(exc)), None
-    after_feedback(s, repo, [record])
+        outcome = review(s, repo, number, label, verdict, actor=session.identity)
+    except (NotFoundError, InputError, ConcurrencyError, GitHubError) as exc:
+        back = f"{base}?{urlencode({'repo': form.get('repo', '')})}#review" if form.get("repo") else base
+        return error_response(status_for(exc), str(exc), link=(back, "Back to the review queue")), None
+    after_feedback(s, repo, [outcome.record])
     due = retrain_due(s, repo)
-    return redirect(f"{base}?repo={quote(repo, safe='')}#review"), (repo if due else None)
+    shown = {"repo": repo} | ({"done": outcome.done, "issue": str(number)} if outcome.done != "confirmed" else {})
+    return redirect(f"{base}?{urlencode(shown)}#review"), (repo if due else None)
 
 
 def _review_fields(form: Mapping[str, str], repos: list[str]) -> tuple[str, int, str, str]:

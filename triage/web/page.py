@@ -6,10 +6,12 @@ No template engine, no JavaScript, no CDN: one stylesheet allowed by a CSP nonce
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
+
+from triage.web.markup import e, num, pct, when
+from triage.web.markup import table as _table
 
 ALL = "__all__"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
@@ -36,44 +38,10 @@ figcaption,.muted{color:#5a6877;font-size:.9em}footer{padding:0 1.5em 1.5em}
 form.review{display:inline}
 button{font:inherit;border:1px solid #aab4bf;border-radius:4px;background:#fff;padding:.1em .7em;cursor:pointer}
 button.confirm{border-color:#2e8b57;color:#1e6b41}button.reject{border-color:#c0392b;color:#9b2c20}
+button.apply{border-color:#1f5fbf;color:#174a94}.notice{background:#e6f0fd;border-radius:4px;padding:.3em .6em}
 .big{font-size:1.6em;font-weight:600}.kpis{display:flex;gap:2em;flex-wrap:wrap;margin-bottom:.6em}
 svg text{font:11px system-ui,sans-serif;fill:#3a4654}
 """
-
-
-def e(value: Any) -> str:
-    """HTML-escaped text of any value (None becomes an em dash)."""
-    return "—" if value is None else html.escape(str(value), quote=True)
-
-
-def pct(value: float | None) -> str:
-    """A share as a percentage with one decimal, or an em dash."""
-    return "—" if value is None else f"{100 * float(value):.1f}%"
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    """A number with ``digits`` decimals, or an em dash."""
-    return "—" if value is None else f"{float(value):.{digits}f}"
-
-
-def when(value: Any) -> str:
-    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC`` (anything else escaped as it is)."""
-    if not value:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return e(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return f"<time datetime=\"{e(value)}\">{moment:%Y-%m-%d %H:%M} UTC</time>"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric: frozenset[int] = frozenset()) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class=\"n\">{c}</td>" if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _document(title: str, body: str, nonce: str) -> str:
@@ -93,8 +61,9 @@ def render_error(status: int, message: str, nonce: str, *, hint: str = "", link:
 
 
 def render_dashboard(view: Mapping[str, Any] | None, repos: Sequence[str], *, identity: str, csrf: str, nonce: str,
-                     base: str = "/api/dashboard") -> str:
-    """The whole dashboard page for one repository (``view``), with a picker over ``repos``."""
+                     base: str = "/api/dashboard", notice: str | None = None) -> str:
+    """The whole dashboard page for one repository (``view``), with a picker over ``repos``; ``notice``: the
+    outcome of the last review action, shown above the review queue."""
     picker = ""
     if len(repos) > 1:
         options = "".join(f"<option value=\"{e(r)}\"{' selected' if view and r == view['repo'] else ''}>{e(r)}</option>"
@@ -112,7 +81,7 @@ def render_dashboard(view: Mapping[str, Any] | None, repos: Sequence[str], *, id
     else:
         content = "".join((
             _config_error_section(view), _model_section(view), _card_section(view), _live_section(view), _labels_section(view),
-            _review_section(view, csrf, base), _decisions_section(view), _runs_section(view), _tuning_section(view)))
+            _review_section(view, csrf, base, notice), _decisions_section(view), _runs_section(view), _tuning_section(view)))
     footer = f"generated {when(view['generated_at'])}" if view else ""
     return _document(f"Issue labeler · {view['repo'] if view else 'dashboard'}",
                      f"{header}<main>{content}</main><footer class=\"muted\">{footer}</footer>", nonce)
@@ -232,7 +201,17 @@ def _labels_section(view: Mapping[str, Any]) -> str:
     return f"<section id=\"labels\" class=\"wide\"><h2>Labels</h2>{table}</section>"
 
 
-def _review_section(view: Mapping[str, Any], csrf: str, base: str) -> str:
+def _review_buttons(dry_run: bool) -> str:
+    """Confirm and Reject; a dry-run prediction also gets Apply on GitHub (the label was never written)."""
+    apply = ("<button class=\"apply\" name=\"verdict\" value=\"apply\" title=\"Write this label to the issue now, "
+             "although the labeler is in dry run\">Apply on GitHub</button> ") if dry_run else ""
+    reject_title = "Count as wrong" if dry_run else "Count as wrong and remove the bot's label from the issue"
+    return ("<button class=\"confirm\" name=\"verdict\" value=\"confirm\" title=\"Count as right\">Confirm</button> "
+            f"{apply}<button class=\"reject\" name=\"verdict\" value=\"reject\" title=\"{reject_title}\">Reject"
+            "</button>")
+
+
+def _review_section(view: Mapping[str, Any], csrf: str, base: str, notice: str | None = None) -> str:
     items = view["review"]
     if not items:
         body = "<p class=\"muted\">Nothing awaits review.</p>"
@@ -244,13 +223,14 @@ def _review_section(view: Mapping[str, Any], csrf: str, base: str) -> str:
                  (f"<form class=\"review\" method=\"post\" action=\"{e(base)}/review\">{hidden}"
                   f"<input type=\"hidden\" name=\"number\" value=\"{e(r['number'])}\">"
                   f"<input type=\"hidden\" name=\"label\" value=\"{e(r['label'])}\">"
-                  "<button class=\"confirm\" name=\"verdict\" value=\"confirm\">Confirm</button> "
-                  "<button class=\"reject\" name=\"verdict\" value=\"reject\">Reject</button></form>")]
+                  f"{_review_buttons(bool(r['dry_run']))}</form>")]
                 for r in items]
         body = _table(["issue", "predicted", "confidence", "mode", "decided", "verdict"], rows, frozenset({2}))
-    return (f"<section id=\"review\" class=\"wide\"><h2>Review queue ({len(items)})</h2><p class=\"muted\">Predicted "
-            f"labels no maintainer has judged yet. A verdict counts as feedback exactly like a label change on GitHub."
-            f"</p>{body}</section>")
+    shown = f"<p class=\"notice\" id=\"review-notice\" role=\"status\">{e(notice)}</p>" if notice else ""
+    return (f"<section id=\"review\" class=\"wide\"><h2>Review queue ({len(items)})</h2>{shown}<p class=\"muted\">"
+            "Predicted labels no maintainer has judged yet. A verdict counts as feedback exactly like a label change "
+            "on GitHub. Reject also removes a label the bot wrote; Apply on GitHub writes a dry-run prediction. "
+            f"Neither undoes a human's change on GitHub.</p>{body}</section>")
 
 
 def _scores(items: Sequence[Mapping[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from triage.adapters.azure.credentials import StorageCredential, default_credential
+from triage.ports.queues import check_delay
 
 
 class AzureQueue:
@@ -42,18 +43,20 @@ class AzureQueue:
             self._queues[name] = self._service.get_queue_client(name)
         return self._queues[name]
 
-    def send(self, message: Mapping[str, Any], queue: str | None = None) -> None:
-        """Enqueue ``message`` on this queue (or on ``queue``), creating the queue if missing."""
+    def send(self, message: Mapping[str, Any], queue: str | None = None, delay_seconds: int = 0) -> None:
+        """Enqueue ``message`` on this queue (or on ``queue``), creating the queue if missing; a ``delay_seconds``
+        above 0 is the message's initial visibility timeout."""
         client = self._queue(queue)
         text = encode_message(message)
+        delay = check_delay(delay_seconds) or None
         try:
-            client.send_message(text)
+            client.send_message(text, visibility_timeout=delay)
         except ResourceNotFoundError:
             try:
                 client.create_queue()
             except ResourceExistsError:
                 pass
-            client.send_message(text)
+            client.send_message(text, visibility_timeout=delay)
 
     def depth(self, queue: str | None = None) -> int:
         """Approximate number of messages on this queue (or on ``queue``); 0 if it does not exist."""

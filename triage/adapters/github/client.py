@@ -19,22 +19,19 @@ that what happens on the wire is explicit and testable:
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
-from github import Auth, Github
+from github import Auth, Github, GithubException
 
 from triage.adapters.github.settings import GitHubSettings
-from triage.domain.errors import GitHubError, IssueMoved, IssuesDisabled, RateLimited
+from triage.adapters.github.wire import Response, iso_date, parse_json
+from triage.domain.errors import ConfigError, GitHubError, IssueMoved, IssuesDisabled, RateLimited
 from triage.ports.github import PER_PAGE, Page
 
 log = logging.getLogger(__name__)
@@ -47,30 +44,22 @@ _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.Ch
               requests.exceptions.ContentDecodingError, ConnectionError)
 
 
-@dataclass(frozen=True)
-class Response:
-    """A GitHub answer: status, lower-cased headers, parsed JSON (None when empty), and whether it was redirected."""
-
-    status: int
-    headers: dict[str, str]
-    data: Any
-    redirected: bool = False
-
-    @property
-    def has_next(self) -> bool:
-        """True if the ``Link`` header names a next page."""
-        return bool(re.search(r'<[^>]+>;\s*rel="next"', self.headers.get("link", "")))
-
-
 class GitHubClient:
     """The real :class:`~triage.ports.github.GitHubApi`: GitHub's REST API."""
 
     def __init__(self, settings: GitHubSettings, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *, installation_id: int | None = None,
+                 as_app: bool = False) -> None:
+        """A client with a personal token, or for a GitHub App: with the App's JWT (``as_app``, for the ``/app``
+        endpoints) or the token of ``installation_id`` (default: ``GITHUB_APP_INSTALLATION_ID``)."""
         settings.check()
-        if settings.app_id and settings.private_key and settings.installation_id:
-            auth: Auth.Auth = Auth.AppAuth(settings.app_id, settings.private_key).get_installation_auth(
-                settings.installation_id)
+        installation = installation_id or settings.installation_id
+        if settings.is_app:
+            app = Auth.AppAuth(str(settings.app_id), str(settings.private_key))
+            if not as_app and not installation:
+                raise ConfigError("a GitHub App client needs an installation: use AppClient, which finds each "
+                                  "repository's, or set GITHUB_APP_INSTALLATION_ID")
+            auth: Auth.Auth = app if as_app else app.get_installation_auth(int(installation or 0))
         else:
             auth = Auth.Token(str(settings.token))
         self.settings = settings
@@ -145,7 +134,12 @@ class GitHubClient:
         while True:
             attempt += 1
             sent = {**HEADERS, **(headers or {})}
-            self._auth.authentication(sent)
+            try:
+                self._auth.authentication(sent)  # an installation token is fetched here when due
+            except GithubException as exc:
+                raise GitHubError(f"{what}: GitHub refused an installation token ({exc.status}: "
+                                  f"{(exc.data or {}).get('message') if isinstance(exc.data, dict) else exc}); "
+                                  "check the App's installation", exc.status) from exc
             try:
                 self.requests_made += 1
                 raw = self._session.request(verb, url, params=query, headers=sent, allow_redirects=False,
@@ -157,7 +151,7 @@ class GitHubClient:
                                       "so it is not sent again") from exc
                 self._backoff(attempt, f"{what}: connection error {exc.__class__.__name__}")
                 continue
-            response = Response(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, _parse(text))
+            response = Response(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, parse_json(text))
             if raw.status_code >= 500:
                 if not idempotent:
                     raise GitHubError(f"{what}: HTTP {raw.status_code}; GitHub may have done it, so it is not sent "
@@ -212,7 +206,7 @@ class GitHubClient:
         if not isinstance(response.data, list):
             raise GitHubError(f"GET {path}: expected a JSON list, got {type(response.data).__name__}")
         return Page(response.status, response.data, response.headers.get("etag"), response.has_next,
-                    _iso(response.headers.get("date")), response.redirected)
+                    iso_date(response.headers.get("date")), response.redirected)
 
     def _all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -246,6 +240,18 @@ class GitHubClient:
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
         self.request("POST", f"/repos/{repo}/issues/{number}/labels", body={"labels": list(labels)})
 
+    def remove_label(self, repo: str, number: int, label: str) -> bool:
+        try:
+            self.request("DELETE", f"/repos/{repo}/issues/{number}/labels/{quote(label, safe='')}")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def repository_labels(self, repo: str) -> list[dict[str, Any]]:
+        return self._all(f"/repos/{repo}/labels")
+
     def list_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         return self._all(f"/repos/{repo}/issues/{number}/comments")
 
@@ -267,20 +273,3 @@ class GitHubClient:
             raise GitHubError(f"{repo}:{path} is not a file")
         return base64.b64decode(data["content"]).decode("utf-8")
 
-
-def _iso(http_date: str | None) -> str | None:
-    if not http_date:
-        return None
-    try:
-        return parsedate_to_datetime(http_date).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (TypeError, ValueError):
-        return None
-
-
-def _parse(text: str) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return {"message": text[:500]}

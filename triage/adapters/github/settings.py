@@ -22,9 +22,10 @@ def _url(text: str) -> str:
 class GitHubSettings:
     """How to reach and authenticate to GitHub.
 
-    Either ``app_id`` + ``private_key`` + ``installation_id`` (a GitHub App, the production
-    path) or ``token`` (a personal access token, for local use). ``base_url`` points at
-    GitHub Enterprise Server (``https://HOST/api/v3``) or a test server.
+    Either ``app_id`` + ``private_key`` (a GitHub App, the production path: each repository is served
+    with the token of the installation that holds it; ``installation_id`` optionally names one for
+    tools that have no repository at hand) or ``token`` (a personal access token, for local use).
+    ``base_url`` points at GitHub Enterprise Server (``https://HOST/api/v3``) or a test server.
     """
 
     base_url: str = setting("GITHUB_API_URL", "https://api.github.com", "GitHub's REST API: "
@@ -35,7 +36,9 @@ class GitHubSettings:
                                       "reference in Azure).", secret=True)
     private_key_path: str | None = setting("GITHUB_APP_PRIVATE_KEY_PATH", None, "... or the path of its `.pem` "
                                            "file.")
-    installation_id: int | None = setting("GITHUB_APP_INSTALLATION_ID", None, "The App's installation id.",
+    installation_id: int | None = setting("GITHUB_APP_INSTALLATION_ID", None, "Optional: the App's installation "
+                                          "id when it has one; without it each repository's installation is found "
+                                          "from webhook deliveries or `GET /repos/{owner}/{repo}/installation`.",
                                           between(1, 2**53))
     timeout: float = 15.0
     max_retries: int = 5
@@ -56,11 +59,16 @@ class GitHubSettings:
                                   "App's .pem file") from exc
         return settings
 
+    @property
+    def is_app(self) -> bool:
+        """Whether a GitHub App is configured (its id and private key)."""
+        return bool(self.app_id and self.private_key)
+
     def check(self) -> None:
         """Raise :class:`ConfigError` unless exactly one complete way to authenticate is configured."""
-        app = (self.app_id, self.private_key, self.installation_id)
-        if any(app) and not all(app):
-            raise ConfigError("a GitHub App needs GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY(_PATH) and "
-                              "GITHUB_APP_INSTALLATION_ID")
+        app = (self.app_id, self.private_key)
+        if (any(app) or self.installation_id) and not all(app):
+            raise ConfigError("a GitHub App needs GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_PATH) "
+                              "(GITHUB_APP_INSTALLATION_ID is optional)")
         if not all(app) and not self.token:
             raise ConfigError("no GitHub credentials: set GITHUB_TOKEN, or the GITHUB_APP_* settings of a GitHub App")

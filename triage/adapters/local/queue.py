@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from triage.ports.queues import LABEL_REQUESTS, QueueMessage
+from triage.ports.queues import LABEL_REQUESTS, QueueMessage, check_delay
 
 
 class SqliteQueue:
@@ -34,13 +34,14 @@ class SqliteQueue:
                            " visible_at REAL, dequeue_count INTEGER, seq INTEGER)")
         self._mutex = threading.Lock()
 
-    def send(self, message: Mapping[str, Any], queue: str | None = None) -> None:
-        """Enqueue ``message`` (on this queue, or on ``queue``)."""
+    def send(self, message: Mapping[str, Any], queue: str | None = None, delay_seconds: int = 0) -> None:
+        """Enqueue ``message`` (on this queue, or on ``queue``), visible after ``delay_seconds``."""
+        delay = check_delay(delay_seconds)
         body = json.dumps(dict(message), sort_keys=True)
         with self._mutex:
             seq = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM messages").fetchone()[0]
             self._conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, 0, ?)",
-                               (queue or self.name, uuid.uuid4().hex, body, self._clock(), seq))
+                               (queue or self.name, uuid.uuid4().hex, body, self._clock() + delay, seq))
 
     def receive(self, max_messages: int = 1, visibility_timeout: float = 30.0) -> list[QueueMessage]:
         """Take up to ``max_messages`` visible messages, hiding them for ``visibility_timeout`` seconds.
