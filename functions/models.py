@@ -5,8 +5,8 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from triage.app.labeling import open_unlabeled_issues, relabel_batch
 from triage.app.models import on_model_created
+from triage.app.relabel import open_unlabeled_issues, relabel_batch
 from triage.ports.layout import MODEL_MANIFEST_TRIGGER
 
 from ._runtime import model_cache, services

@@ -18,8 +18,9 @@ from triage.adapters.github.settings import GitHubSettings
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.cli.main import main
 from triage.data.ingest import stored_issues
-from triage.data.scraper import CURSOR_ID, scrape
+from triage.data.scraper import CURSOR_ID, SNAPSHOTS_KEPT, scrape
 from triage.domain.errors import GitHubError
+from triage.ports.layout import snapshots_prefix
 from triage.ports.records import CURSORS, ISSUES
 
 REPO = "dotnet/corefx"
@@ -122,6 +123,18 @@ def test_incremental_scrape_picks_up_changes_and_label_history(server: GitHubSer
     assert edited.title == "Edited title"
     assert "needs-more-info" in edited.labels and "needs-more-info" not in edited.human_labels()
     assert {i.number for i in stored_issues(docs, REPO)} == old | {new}
+    # The poll read only what changed: no snapshot of the whole repository (that is the daily full walk's job).
+    assert result.snapshot is None and len(blobs.list(snapshots_prefix(REPO))) == 1
+    assert docs.get(CURSORS, REPO, CURSOR_ID)["issues"] == len(old) + 1
+
+
+def test_the_daily_full_walk_writes_a_snapshot_and_keeps_a_week_of_them(server: GitHubServer, stores) -> None:
+    docs, blobs = stores
+    for day in range(SNAPSHOTS_KEPT + 3):
+        server.open_issue(f"issue of day {day}", "so that each snapshot differs")
+        result = scrape(client(server), docs, blobs, REPO, full=True)
+        kept = blobs.list(snapshots_prefix(REPO))
+        assert result.snapshot in kept and len(kept) == min(day + 1, SNAPSHOTS_KEPT)
 
 
 def test_crash_mid_scrape_resumes_without_loss(server: GitHubServer, stores) -> None:

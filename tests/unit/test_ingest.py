@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
-from triage.data.ingest import ingest, stored_issues
+from triage.data.ingest import ingest, prune_snapshots, stored_issues
 from triage.domain.errors import InputError, NotFoundError
 from triage.domain.issues import Issue, LabelEvent
+from triage.ports.layout import snapshot_name, snapshots_prefix
 from triage.ports.records import ISSUES
 
 from .helpers import REPO, labeled_by, make_issue
@@ -96,3 +99,22 @@ def test_mixed_repos_raise_input_error(tmp_path: Path, docs: SqliteDocumentStore
         ingest([], blobs, docs)
     assert blobs.list() == []
     assert docs.query(ISSUES, REPO) == [] and docs.query(ISSUES, "octo/other") == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(stamps=st.lists(st.integers(0, 40), max_size=15), keep=st.integers(0, 9), data=st.data())
+def test_pruning_keeps_the_latest_and_the_newest_others(tmp_path_factory: pytest.TempPathFactory, stamps: list[int],
+                                                        keep: int, data: st.DataObject) -> None:
+    blobs = LocalBlobStore(tmp_path_factory.mktemp("blobs"))
+    names = sorted({snapshot_name(REPO, f"20260101T0000{s:02d}Z", f"{i:012x}") for i, s in enumerate(stamps)})
+    for name in names:
+        blobs.put(name, b"x")
+    blobs.put("issues/other/repo/snapshots/20250101T000000Z-0.jsonl.gz", b"y")  # another repository: untouched
+    latest = data.draw(st.sampled_from(names)) if names else snapshot_name(REPO, "20270101T000000Z", "f" * 12)
+    deleted = prune_snapshots(blobs, REPO, keep, latest)
+    left = blobs.list(snapshots_prefix(REPO))
+    others = [n for n in names if n != latest]
+    assert sorted(deleted + left) == names and not set(deleted) & set(left)
+    assert (latest in left) == (latest in names)
+    assert sorted(n for n in left if n != latest) == others[len(others) - min(len(others), max(keep - 1, 0)):]
+    assert blobs.list("issues/other/repo/snapshots/")

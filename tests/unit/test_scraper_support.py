@@ -90,6 +90,9 @@ class CrashingDocs:
     def page(self, container: str, repo: str, **kwargs: Any) -> tuple[list[dict[str, Any]], str | None]:
         return self.inner.page(container, repo, **kwargs)
 
+    def count(self, container: str, repo: str, **equals: Any) -> int:
+        return self.inner.count(container, repo, **equals)
+
 
 def world() -> FakeGitHub:
     """Issues labeled by maintainers and bots, a pull request, and an import of 24 issues sharing one time."""

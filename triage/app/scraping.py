@@ -8,7 +8,8 @@ the scrape goes on under the new name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,12 +19,15 @@ from triage.app.moves import MAX_MOVES, carry_repository, current_name, unfinish
 from triage.data.scraper import scrape
 from triage.domain.errors import InputError, RepositoryMoved
 from triage.domain.issues import check_repo
+from triage.domain.schedule import Cron
 
 PAGE_BUDGET = 50  # GitHub requests per activity call: a few minutes at most, well under the 10-minute timeout
 TIME_BUDGET = 300.0  # seconds per activity call, whatever GitHub's latency
 RATE_WAIT = 60.0  # the longest an activity waits for the rate limit itself; a durable timer waits longer
 CALLS_PER_GENERATION = 20  # activity calls before the orchestration continues as new (a short history)
 MIN_WAIT = timedelta(seconds=30)  # a reset already past (clock skew) still waits: never spin on a rate limit
+SPREAD_SHARE = 0.5  # the timer's scrapes of several repositories start spread over this share of its interval...
+MAX_SPREAD = timedelta(minutes=30)  # ... and over this much at most
 COUNTERS = ("issue_pages", "event_pages", "issue_requests", "issues_seen", "issues_changed", "gone", "requests")
 
 
@@ -62,11 +66,45 @@ def scrape_repository(s: Services, repo: str, *, page_budget: int | None = None,
     return out
 
 
+def timer_interval(schedule: str, now: datetime) -> timedelta:
+    """The time between the last two fire times of the NCRONTAB ``schedule`` before ``now`` (a day if unknown)."""
+    cron = Cron(schedule, host=True)
+    last = cron.last_fire(now)
+    before = cron.last_fire(last - timedelta(seconds=1)) if last else None
+    return last - before if last and before else timedelta(days=1)
+
+
+def start_delays(repos: Sequence[str], interval: timedelta) -> dict[str, float]:
+    """Seconds each repository's scrape waits after the timer fired: evenly spread, in the order given, over
+    :data:`SPREAD_SHARE` of the timer's ``interval`` (at most :data:`MAX_SPREAD`), so that a thousand
+    repositories do not all call GitHub and the stores in the same second. The first one starts at once."""
+    window = min(interval * SPREAD_SHARE, MAX_SPREAD).total_seconds()
+    return {repo: math.floor(10 * window * k / len(repos)) / 10 for k, repo in enumerate(repos)}
+
+
+def timer_payload(repo: str, delay: float) -> str | dict[str, Any]:
+    """What the timer starts a repository's scrape with: its name, and the wait before its first call if any."""
+    return {"repo": repo, "delay_seconds": delay} if delay > 0 else repo
+
+
 def scrape_request(payload: object) -> dict[str, Any]:
-    """The orchestration's input: a repository name (as the starters pass it) or the state it continues as new."""
+    """The orchestration's input: a repository name (as the starters pass it), the timer's name and delay, or the
+    state it continues as new. :class:`InputError` for a delay that is not between 0 and :data:`MAX_SPREAD`."""
     request = {"repo": payload} if isinstance(payload, str) else dict(payload) if isinstance(payload, Mapping) else {}
+    delay = request.get("delay_seconds", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_SPREAD.total_seconds():
+        raise InputError(f"a scrape's delay_seconds must be a number of seconds from 0 to "
+                         f"{MAX_SPREAD.total_seconds():.0f}, got {delay!r}")
     return {"repo": check_repo(request.get("repo")), "generation": int(request.get("generation", 0)),
-            "calls": int(request.get("calls", 0)), "totals": dict(request.get("totals") or {})}
+            "calls": int(request.get("calls", 0)), "totals": dict(request.get("totals") or {}),
+            **({"delay_seconds": float(delay)} if delay else {})}
+
+
+def first_wait(request: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When the orchestration's first activity call may run, if it must wait (the timer's spread), else None."""
+    if request["calls"] == 0 and request["generation"] == 0 and request.get("delay_seconds", 0) > 0:
+        return now + timedelta(seconds=float(request["delay_seconds"]))
+    return None
 
 
 def activity_input(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""What the app knows per repository, for ``GET /api/status`` and the dashboard, and the poison-message record."""
+"""What the app knows per repository, for ``GET /api/status`` and the dashboard, and the poison-message record.
+
+Every read is bounded: counts come from the store, the newest runs and decisions through its ordered indexes,
+so the status costs the same for a repository of 1,000 issues and one of 250,000 (see docs/scale.md).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from triage.app import telemetry
 from triage.app.bootstrap import Services
+from triage.app.installations import served_repositories
 from triage.app.learning_loop import thresholds_in_force
 from triage.app.moves import current_name
 from triage.app.repo_settings import config_error
@@ -29,17 +34,20 @@ from triage.ports.records import (
 )
 
 RUN_FIELDS = ("id", "state", "dataset_version", "started_at", "ended_at", "detail", "reason")
+RECENT_DECISIONS = 20  # decisions the status shows
 
 
 def repositories(s: Services) -> list[str]:
-    """The configured repositories and those with a promoted model, sorted."""
+    """The repositories served (``TRIAGE_REPOSITORIES``, else the App's installations) and those with a promoted
+    model, sorted."""
     promoted = {repo for repo in map(repo_of_pointer, s.blobs.list("models/")) if repo}
-    return sorted({current_name(s.docs, repo) for repo in s.app.repositories} | promoted)
+    served = served_repositories(s.docs, s.app.repositories)
+    return sorted({current_name(s.docs, repo) for repo in served} | promoted)
 
 
 def recent_runs(s: Services, repo: str, limit: int) -> list[dict[str, Any]]:
     """The latest training runs, newest first."""
-    runs = sorted(s.docs.query(RUNS, repo), key=lambda r: r.get("started_at") or "", reverse=True)[:limit]
+    runs, _ = s.docs.newest(RUNS, repo, "started_at", limit=limit)
     return [{k: r.get(k) for k in RUN_FIELDS} for r in runs]
 
 
@@ -72,19 +80,19 @@ def repo_status(s: Services, repo: str) -> dict[str, Any]:
                  "age_hours": round((datetime.now(timezone.utc) - promoted) / timedelta(hours=1), 1),
                  "metrics": record.get("gate_scores", {}).get("candidate") or record.get("metrics"),
                  "thresholds": in_force[0] if in_force else None}
-    predictions = sorted(s.docs.query(PREDICTIONS, repo), key=lambda d: d.get("decided_at", ""), reverse=True)
+    predictions, _ = s.docs.newest(PREDICTIONS, repo, "decided_at", limit=RECENT_DECISIONS)
     quality = live(s, repo)
     return {
         "model": model,
         "scrape": cursor_status(s.docs, repo),
-        "stored_issues": len(s.docs.query(ISSUES, repo)),
+        "stored_issues": s.docs.count(ISSUES, repo),
         "training_runs": list(reversed(recent_runs(s, repo, 10))),
         "recent_decisions": [{k: d.get(k) for k in ("number", "add", "abstained", "reasons", "model_version",
-                                                    "decided_at", "dry_run")} for d in predictions[:20]],
+                                                    "decided_at", "dry_run")} for d in predictions],
         "live": {k: v for k, v in quality.items() if k != "series"},
         "tuning": tuning_history(s.docs, repo, limit=10),
-        "feedback": len(s.docs.query(FEEDBACK, repo)),
-        "poison_messages": len(s.docs.query(POISON, repo)),
+        "feedback": s.docs.count(FEEDBACK, repo),
+        "poison_messages": s.docs.count(POISON, repo),
         "config_error": config_error(s.docs, repo),
     }
 

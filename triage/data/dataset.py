@@ -20,25 +20,31 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from triage.data.dataset_store import (
+    RECENT,
+    SPLITS,
+    frozen_test_numbers,
+    latest_version,
+    load_manifest,
+    load_split,
+    save_dataset,
+)
 from triage.domain.cleaning import issue_text, learn_boilerplate, lexical_text
 from triage.domain.errors import (
     EmptyDatasetError,
     InputError,
-    NotFoundError,
     UnknownLabelError,
 )
 from triage.domain.issues import Issue
-from triage.ports.layout import dataset_prefix, frozen_test_name, latest_dataset_name
 from triage.ports.records import arrival
-from triage.ports.stores import BlobStore
 
-SPLITS = ("train", "validation", "test")  # what the training job reads
-RECENT = "recent"  # held out for the promotion gate only
+__all__ = ["RECENT", "SPLITS", "Dataset", "DatasetSpec", "build_dataset", "frozen_test_numbers", "latest_version",
+           "load_manifest", "load_split", "save_dataset"]
 
 
 @dataclass(frozen=True)
@@ -96,64 +102,55 @@ class Dataset:
         }
 
 
-def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: frozenset[int] | None = None,
+IssueSource = Sequence[Issue] | Callable[[], Iterable[Issue]]
+
+
+def build_dataset(issues: IssueSource, spec: DatasetSpec, frozen_test: frozenset[int] | None = None,
                   feedback: Sequence[Mapping[str, Any]] = ()) -> Dataset:
     """Build a dataset from one repository's issues; ``frozen_test`` fixes the test issues by number.
 
-    ``feedback`` records (see :mod:`triage.feedback`) add confirmed labels and take removed ones away.
+    ``issues``: a sequence, or a function that returns a fresh iterable of them at each call (such as
+    ``lambda: iter_issues(docs, repo)``): they are then read twice, a page at a time, and only the examples
+    are held, never the issues themselves. ``feedback`` records (see :mod:`triage.feedback`) add confirmed
+    labels and take removed ones away.
     """
-    repos = sorted({issue.repo for issue in issues})
+    read: Callable[[], Iterable[Issue]] = issues if callable(issues) else (lambda: issues)
+    repos: set[str] = set()
+
+    def bodies() -> Iterator[str]:
+        for issue in read():
+            repos.add(issue.repo)
+            if not issue.gone:
+                yield issue.body
+
+    boilerplate = learn_boilerplate(bodies())
     if len(repos) != 1:
-        raise InputError(f"a dataset is built from one repository's issues, got {len(repos)}: {repos[:5]}; pass --repo")
+        listed = sorted(repos)
+        raise InputError(f"a dataset is built from one repository's issues, got {len(listed)}: {listed[:5]}; "
+                         "pass --repo")
     dropped: Counter[str] = Counter()
-    deny = set(spec.deny_labels)
-    renames = dict(spec.aliases)
-    boilerplate = learn_boilerplate(issue.body for issue in issues if not issue.gone)
-    seen_texts: set[str] = set()
-    rows: list[tuple[Issue, dict[str, Any]]] = []
+    candidates = _candidates(read(), spec, boilerplate, _human_changes(feedback), dropped)
+    seen_texts: set[bytes] = set()
+    rows: list[tuple[int, dict[str, Any]]] = []
     negative_only: list[dict[str, Any]] = []
-    changes = _human_changes(feedback)
-    for issue in sorted(issues, key=lambda i: i.sort_key):
-        if issue.gone:  # deleted or transferred: no longer the repository's, and its label history is incomplete
-            dropped["gone"] += 1
-            continue
-        if issue.is_pull_request and not spec.include_pull_requests:
-            dropped["pull_request"] += 1
-            continue
-        text = issue_text(issue.title, issue.body, boilerplate)
-        if len(text) < 3:
-            dropped["empty_text"] += 1
-            continue
-        added, removed, negatives = ({_canonical(label, renames) for label in group}
-                                     for group in changes.get(issue.number, (set(), set(), set())))
-        labels = sorted(({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} | added)
-                        - removed - deny)
-        negatives -= set(labels) | deny
-        if not labels and not negatives:
-            dropped["no_human_label"] += 1
-            continue
-        key = " ".join(text.lower().split())
+    for _, key, row in sorted(candidates, key=lambda c: c[0]):  # oldest first: the first of equal texts is kept
         if key in seen_texts:
             dropped["duplicate"] += 1
             continue
         seen_texts.add(key)
-        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
-               "labels": labels, "created_at": issue.created_at}
-        if negatives:
-            row["negatives"] = sorted(negatives)
-        if labels:
-            rows.append((issue, row))
-        elif not (frozen_test and issue.number in frozen_test):
+        if row["labels"]:
+            rows.append((row["number"], row))
+        elif not (frozen_test and row["number"] in frozen_test):
             negative_only.append(row)
 
     recent: list[dict[str, Any]] = []
     if frozen_test is not None:
-        test = [row for issue, row in rows if issue.number in frozen_test]
-        last = max((i for i, (issue, _) in enumerate(rows) if issue.number in frozen_test), default=len(rows))
-        recent = [row for i, (issue, row) in enumerate(rows)
-                  if i > last and issue.number not in frozen_test and _recent_bucket(issue.number) < spec.recent_fraction]
+        test = [row for number, row in rows if number in frozen_test]
+        last = max((i for i, (number, _) in enumerate(rows) if number in frozen_test), default=len(rows))
+        recent = [row for i, (number, row) in enumerate(rows)
+                  if i > last and number not in frozen_test and _recent_bucket(number) < spec.recent_fraction]
         held = {row["number"] for row in recent}
-        pool = [row for issue, row in rows if issue.number not in frozen_test and issue.number not in held]
+        pool = [row for number, row in rows if number not in frozen_test and number not in held]
     else:
         n_test = math.ceil(len(rows) * spec.test_fraction) if rows else 0
         pool = [row for _, row in rows[: len(rows) - n_test]]
@@ -197,8 +194,44 @@ def build_dataset(issues: Sequence[Issue], spec: DatasetSpec, frozen_test: froze
     elif hard_negatives:
         dropped["negative_only_single_label"] = len(hard_negatives)  # softmax needs a true label to learn from
     splits = {"train": train, "validation": validation, "test": test} | ({RECENT: recent} if recent else {})
-    return Dataset(repo=repos[0], labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),
+    return Dataset(repo=next(iter(repos)), labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),
                    boilerplate=sorted(boilerplate), test_window=test_window)
+
+
+def _candidates(issues: Iterable[Issue], spec: DatasetSpec, boilerplate: frozenset[str],
+                changes: dict[int, tuple[set[str], set[str], set[str]]],
+                dropped: Counter[str]) -> list[tuple[tuple[str, int], bytes, dict[str, Any]]]:
+    """(sort key, digest of the normalised text, example) of each issue that has something to learn, in the order read;
+    the others are counted in ``dropped``."""
+    deny = set(spec.deny_labels)
+    renames = dict(spec.aliases)
+    out: list[tuple[tuple[str, int], bytes, dict[str, Any]]] = []
+    for issue in issues:
+        if issue.gone:  # deleted or transferred: no longer the repository's, and its label history is incomplete
+            dropped["gone"] += 1
+            continue
+        if issue.is_pull_request and not spec.include_pull_requests:
+            dropped["pull_request"] += 1
+            continue
+        text = issue_text(issue.title, issue.body, boilerplate)
+        if len(text) < 3:
+            dropped["empty_text"] += 1
+            continue
+        added, removed, negatives = ({_canonical(label, renames) for label in group}
+                                     for group in changes.get(issue.number, (set(), set(), set())))
+        labels = sorted(({_canonical(label, renames) for label in issue.human_labels(spec.bot_login)} | added)
+                        - removed - deny)
+        negatives -= set(labels) | deny
+        if not labels and not negatives:
+            dropped["no_human_label"] += 1
+            continue
+        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
+               "labels": labels, "created_at": issue.created_at}
+        if negatives:
+            row["negatives"] = sorted(negatives)
+        key = hashlib.blake2b(" ".join(text.lower().split()).encode(), digest_size=16).digest()  # not a 2nd copy
+        out.append((issue.sort_key, key, row))
+    return out
 
 
 def _human_changes(feedback: Sequence[Mapping[str, Any]]) -> dict[int, tuple[set[str], set[str], set[str]]]:
@@ -241,58 +274,3 @@ def _stratified_split(rows: list[dict[str, Any]], fraction: float, seed: int) ->
         ranked = sorted(group, key=lambda r: hashlib.sha256(f"{seed}:{r['number']}".encode()).hexdigest())
         held.update(r["number"] for r in ranked[: int(len(group) * fraction + 0.5)])
     return [r for r in rows if r["number"] not in held], [r for r in rows if r["number"] in held]
-
-
-def save_dataset(store: BlobStore, dataset: Dataset) -> dict[str, Any]:
-    """Write the splits, then the manifest (last, so a reader never sees half a dataset).
-
-    The first dataset of a repository also freezes its test issues for later datasets.
-    Returns the manifest. Saving the same content again is a no-op.
-    """
-    version = dataset.version
-    base = dataset_prefix(dataset.repo, version)
-    if store.etag(f"{base}/manifest.json") is None:
-        for name in [*SPLITS, RECENT] if RECENT in dataset.splits else SPLITS:
-            body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in dataset.splits[name])
-            store.put(f"{base}/{name}.jsonl", body.encode())
-        store.put(f"{base}/manifest.json", json.dumps(dataset.manifest(), indent=2).encode())
-    frozen = frozen_test_name(dataset.repo)
-    if store.etag(frozen) is None:
-        store.put(frozen, json.dumps({"dataset": version, "numbers": dataset.test_window}).encode(), if_none_match=True)
-    store.put(latest_dataset_name(dataset.repo), json.dumps({"version": version}).encode())
-    return json.loads(store.get(f"{base}/manifest.json"))
-
-
-def frozen_test_numbers(store: BlobStore, repo: str) -> frozenset[int] | None:
-    """The repository's frozen test issue numbers, or None before its first dataset."""
-    try:
-        return frozenset(json.loads(store.get(frozen_test_name(repo)))["numbers"])
-    except NotFoundError:
-        return None
-
-
-def latest_version(store: BlobStore, repo: str) -> str:
-    """The most recently saved dataset version of ``repo``."""
-    try:
-        return str(json.loads(store.get(latest_dataset_name(repo)))["version"])
-    except NotFoundError:
-        raise NotFoundError(f"no dataset for {repo}; run `triage dataset --repo {repo}` first") from None
-
-
-def load_split(store: BlobStore, repo: str, version: str, split: str) -> list[dict[str, Any]]:
-    """The examples of one split of a stored dataset (the recent split may be absent: then empty)."""
-    try:
-        text = store.get(f"{dataset_prefix(repo, version)}/{split}.jsonl").decode()
-    except NotFoundError:
-        if split == RECENT:
-            return []
-        raise
-    return [json.loads(line) for line in text.splitlines() if line]
-
-
-def load_manifest(store: BlobStore, repo: str, version: str) -> dict[str, Any]:
-    """The manifest of a stored dataset version."""
-    try:
-        return json.loads(store.get(f"{dataset_prefix(repo, version)}/manifest.json"))
-    except NotFoundError:
-        raise NotFoundError(f"dataset version {version} of {repo} does not exist") from None

@@ -16,7 +16,7 @@ from typing import Any
 
 from triage.domain.errors import InputError, NotFoundError
 from triage.domain.issues import Issue
-from triage.ports.layout import snapshot_name
+from triage.ports.layout import snapshot_name, snapshots_prefix
 from triage.ports.records import ISSUES
 from triage.ports.stores import PAGE_SIZE, BlobStore, DocumentStore, scan
 
@@ -56,6 +56,16 @@ def write_snapshot(blobs: BlobStore, repo: str, issues: Iterable[Issue]) -> str:
         name = snapshot_name(repo, stamp, digest.hexdigest()[:12])
         blobs.put(name, spool)  # type: ignore[arg-type]  # a spooled file is a binary file
     return name
+
+
+def prune_snapshots(blobs: BlobStore, repo: str, keep: int, latest: str) -> list[str]:
+    """Keep ``latest`` (the snapshot just written) and the newest others up to ``keep`` in all (names start with
+    their UTC stamp); delete the rest and return their names."""
+    others = sorted(name for name in blobs.list(snapshots_prefix(repo)) if name != latest)
+    old = others[:max(len(others) - max(keep - 1, 0), 0)]
+    for name in old:
+        blobs.delete(name)
+    return old
 
 
 def issue_from_document(doc: dict[str, Any]) -> Issue:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from triage.data.ingest import issue_from_document, write_snapshot
+from triage.data.ingest import issue_from_document, prune_snapshots, write_snapshot
 from triage.data.scrape_events import find_gone, refresh, repo_events
 from triage.data.scrape_run import OutOfBudget, ScrapeResult, ScrapeRun, load_cursor
 from triage.data.scrape_state import (
@@ -35,13 +35,13 @@ from triage.data.scrape_state import (
     plan_run,
 )
 from triage.domain.errors import IssuesDisabled, RateLimited
-from triage.domain.issues import Issue
 from triage.ports.github import PER_PAGE, GitHubApi
 from triage.ports.records import CURSORS, ISSUES
 from triage.ports.stores import BlobStore, DocumentStore, scan
 
 __all__ = ["CURSOR_ID", "ScrapeResult", "scrape"]
 log = logging.getLogger(__name__)
+SNAPSHOTS_KEPT = 7  # the last week of daily full walks
 
 
 def scrape(api: GitHubApi, docs: DocumentStore, blobs: BlobStore, repo: str, *, full: bool = False,
@@ -131,18 +131,15 @@ def _walk(run: ScrapeRun) -> bool:
 
 
 def _finish(run: ScrapeRun, blobs: BlobStore) -> None:
-    """Write the snapshot (streamed from the store a page at a time) and close the run on the cursor."""
+    """Close the run on the cursor; after a full walk, also write a snapshot (streamed from the store a page at a
+    time) and prune the old ones. An incremental poll reads nothing it did not change: rewriting the whole
+    repository on every poll with a change made each poll cost O(issues) (docs/scale.md)."""
     state, cursor = run.state, run.cursor
-    present = 0
-
-    def issues() -> Iterator[Issue]:
-        nonlocal present
-        for doc in scan(run.docs, ISSUES, run.repo):
-            issue = issue_from_document(doc)
-            present += not issue.gone
-            yield issue
-
-    run.result.snapshot = write_snapshot(blobs, run.repo, issues())
+    if state["mode"] == "full":
+        issues = (issue_from_document(doc) for doc in scan(run.docs, ISSUES, run.repo))
+        run.result.snapshot = write_snapshot(blobs, run.repo, issues)
+        prune_snapshots(blobs, run.repo, SNAPSHOTS_KEPT, run.result.snapshot)
+    present = run.docs.count(ISSUES, run.repo) - run.docs.count(ISSUES, run.repo, gone=True)
     since = state["since"] or cursor.get("since")
     if since != cursor.get("etag_since"):
         cursor.pop("etag", None)

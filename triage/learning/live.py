@@ -1,7 +1,8 @@
 """Live quality: how often the labeler is right, per label, measured from human feedback.
 
 The window is the issues decided in the last ``window_days`` (at most the newest
-``max_decisions``), each counted once with its latest decision. For a label:
+``max_decisions``), each counted once with its latest decision; it is read newest first through the
+store's index, so its cost depends on ``max_decisions``, not on the repository's history. For a label:
 
 * ``applied``: decisions that added (or, in dry run, would have added) it;
 * ``precision``: confirmed / (confirmed + corrected) over those a human judged;
@@ -23,6 +24,8 @@ from triage.ports.stores import DocumentStore
 
 ALL = "__all__"
 TRAILING_DAYS = 7
+PAGE = 500  # decisions per read of the window
+MAX_READ_FACTOR = 10  # the window reads at most this many decisions per issue it counts (re-decided issues)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -39,19 +42,39 @@ def latest_judgments(feedback: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def window_decisions(docs: DocumentStore, repo: str, since: str, max_decisions: int) -> list[dict[str, Any]]:
+    """The latest decision of each of the (at most ``max_decisions``) most recently decided issues decided at or
+    after ``since``, newest first.
+
+    Read newest first through the store's index, a page at a time, and never more than
+    :data:`MAX_READ_FACTOR` x ``max_decisions`` documents: the cost does not grow with the repository's history.
+    """
+    latest: dict[int, dict[str, Any]] = {}
+    after: str | None = None
+    budget = MAX_READ_FACTOR * max_decisions
+    while len(latest) < max_decisions and budget > 0:
+        found, after = docs.newest(PREDICTIONS, repo, "decided_at", limit=min(PAGE, budget), after=after)
+        budget -= len(found)
+        for p in found:
+            if p["decided_at"] < since:
+                return list(latest.values())
+            latest.setdefault(p["number"], p)  # newest first: the first decision seen is the issue's latest
+            if len(latest) >= max_decisions:
+                break
+        if after is None:
+            break
+    return list(latest.values())
+
+
 def live_quality(docs: DocumentStore, repo: str, *, window_days: int = 30, max_decisions: int = 500,
                  target: float = 0.9, now: datetime | None = None) -> dict[str, Any]:
     """Live precision and coverage of ``repo``'s labeler, overall and per label (see the module docstring)."""
     now = now or datetime.now(timezone.utc)
     since = (now - timedelta(days=window_days)).isoformat(timespec="seconds")
-    latest: dict[int, dict[str, Any]] = {}
-    for p in docs.query(PREDICTIONS, repo):
-        if p.get("decided_at", "") >= since and p.get("decided_at", "") >= latest.get(p["number"], {}).get("decided_at", ""):
-            latest[p["number"]] = p
-    decisions = sorted(latest.values(), key=lambda p: p["decided_at"], reverse=True)[:max_decisions]
-    numbers = {p["number"] for p in decisions}
+    decisions = window_decisions(docs, repo, since, max_decisions)
+    numbers = sorted({p["number"] for p in decisions})
     applied = Counter(a["label"] for p in decisions for a in p.get("add", []))
-    judgments = [f for f in latest_judgments(docs.query(FEEDBACK, repo)) if f["number"] in numbers]
+    judgments = latest_judgments(docs.query_in(FEEDBACK, repo, "number", numbers)) if numbers else []
 
     confirmed, corrected, missed = Counter(), Counter(), Counter()
     for f in judgments:

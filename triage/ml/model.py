@@ -110,9 +110,12 @@ class Classifier:
 
     def scores(self, title: str, body: str) -> dict[str, float]:
         """Label → probability for one issue, highest first."""
-        probs = self.predict_rows([self.encode(title, body)])[0]
-        order = np.argsort(-probs)
-        return {self.labels[j]: float(probs[j]) for j in order}
+        return self.scores_many([(title, body)])[0]
+
+    def scores_many(self, issues: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+        """:meth:`scores` of several (title, body) pairs in one batched run of the model."""
+        probs = self.predict_rows([self.encode(title, body) for title, body in issues]) if issues else []
+        return [{self.labels[j]: float(row[j]) for j in np.argsort(-row)} for row in probs]
 
 
 @contextmanager

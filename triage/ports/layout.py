@@ -26,9 +26,14 @@ MODEL_MANIFEST_TRIGGER = CONTAINER + "/models/{owner}/{name}/{version}/manifest.
 _MODEL_MANIFEST = re.compile(r"^(?:[^/]+/)?models/([^/]+/[^/]+)/([^/]+)/manifest\.json$")
 
 
+def snapshots_prefix(repo: str) -> str:
+    """The folder of ``repo``'s issue snapshots."""
+    return f"issues/{repo}/snapshots/"
+
+
 def snapshot_name(repo: str, stamp: str, digest: str) -> str:
     """A snapshot of ``repo``'s issues taken at ``stamp`` with content hash ``digest``."""
-    return f"issues/{repo}/snapshots/{stamp}-{digest}.jsonl.gz"
+    return f"{snapshots_prefix(repo)}{stamp}-{digest}.jsonl.gz"
 
 
 def dataset_prefix(repo: str, version: str | None = None) -> str:

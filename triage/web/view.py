@@ -1,4 +1,4 @@
-"""Everything the dashboard page shows for one repository, as plain data."""
+"""Everything the dashboard page shows for one repository, as plain data; every read is bounded (newest N, counts)."""
 
 from __future__ import annotations
 
@@ -97,13 +97,14 @@ def _labels(s: Services, repo: str, pointer: dict[str, Any] | None, manifest: di
 
 def _decisions(s: Services, repo: str) -> list[dict[str, Any]]:
     """The newest decisions with the human outcome of each issue."""
+    newest, _ = s.docs.newest(PREDICTIONS, repo, "decided_at", limit=DECISIONS_SHOWN)
+    numbers = sorted({d["number"] for d in newest})
     outcomes: dict[int, dict[str, dict[str, Any]]] = {}
-    for f in sorted(s.docs.query(FEEDBACK, repo), key=arrival):
+    for f in sorted(s.docs.query_in(FEEDBACK, repo, "number", numbers) if numbers else [], key=arrival):
         if f.get("verdict") in JUDGED:  # in arrival order, as live quality counts them: the last verdict shows
             outcomes.setdefault(f["number"], {})[f.get("judged_label") or f.get("label", "")] = f
-    newest = sorted(s.docs.query(PREDICTIONS, repo), key=lambda d: d.get("decided_at", ""), reverse=True)
     rows = []
-    for d in newest[:DECISIONS_SHOWN]:
+    for d in newest:
         status = "abstained" if not d.get("add") else ("would apply (dry run)" if d.get("dry_run", True) else "applied")
         judged = outcomes.get(d["number"], {})
         rows.append({
@@ -116,7 +117,7 @@ def _decisions(s: Services, repo: str) -> list[dict[str, Any]]:
 
 
 def _queues(s: Services, repo: str) -> dict[str, Any]:
-    poison = sorted(s.docs.query(POISON, repo), key=lambda d: d.get("at", ""), reverse=True)
+    poison, _ = s.docs.newest(POISON, repo, "at", limit=5)
     depths = queue_depths(s)
-    return {"depth": depths["depth"], "poison_depth": depths["poison"], "poison_messages": len(poison),
-            "poison_latest": [{"at": p.get("at"), "message": p.get("message")} for p in poison[:5]]}
+    return {"depth": depths["depth"], "poison_depth": depths["poison"], "poison_messages": s.docs.count(POISON, repo),
+            "poison_latest": [{"at": p.get("at"), "message": p.get("message")} for p in poison]}
