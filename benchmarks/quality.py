@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality nlbse --train PATH [--test PATH | --folds N] [--json out/bench.json]
     python -m benchmarks.quality area  --train PATH [--test PATH] [--json out/bench.json]
+    python -m benchmarks.quality coldstart --train PATH [--ks 0,10,25,50,100] [--json] [--plot out/coldstart.png]
 
 ``nlbse``: the NLBSE'24 issue report classification task (bug/feature/question), one model per
 repository trained on that repository's rows only; macro-F1 per repository and their mean
@@ -13,6 +14,9 @@ development; such numbers are not comparable with results on the official test s
 (newest 15 % as test) unless ``--test`` is given. Reports accuracy, macro-F1, and the coverage
 reached at the thresholds picked for the target precision on validation data, with the
 precision actually reached on the test issues.
+
+``coldstart``: NLBSE'24 repositories with k of their own labeled issues, with and without a prior
+(:mod:`benchmarks.coldstart`), as a table, JSON (``by_k`` per repository, ``prior``) and a plot.
 """
 
 from __future__ import annotations
@@ -104,6 +108,9 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     seconds = 0.0
     details = {}
     folds = 1 if test_issues else args.folds
+    pretrained: dict[str, Any] = {}
+    if args.pretrain_all:
+        config, pretrained = pretrain_on_all(train_issues, test_issues, config, args)
     for repo in sorted({i.repo for i in train_issues}):
         rows, boilerplate = _rows([i for i in train_issues if i.repo == repo])
         scores = []
@@ -130,9 +137,30 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         "cross_repo_f1": sum(per_repo.values()) / len(per_repo),
         "per_repo": per_repo,
         "per_class_f1": {label: sum(v) / len(v) for label, v in sorted(per_class.items())},
-        "train_seconds": seconds,
+        "train_seconds": seconds + pretrained.get("train_seconds", 0.0),
         "details": details,
-    }
+    } | ({"pretrained_on_all": pretrained} if pretrained else {})
+
+
+def pretrain_on_all(train_issues: Sequence[Issue], test_issues: Sequence[Issue] | None, config: TrainConfig,
+                    args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
+    """Fine-tune one model on the training issues of every repository (fold 0, or all of them with ``--test``);
+    returns the config whose base model is that fine-tuned encoder, and how the shared model itself scored."""
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+    for n, repo in enumerate(sorted({i.repo for i in train_issues})):
+        rows, _ = _rows([i for i in train_issues if i.repo == repo])
+        mine, held = (rows, _rows([i for i in test_issues if i.repo == repo])[0]) if test_issues else \
+            stratified_holdout(rows, 0.2, args.seed, 0)
+        train += [{**r, "number": 100_000 * n + r["number"]} for r in mine]  # numbers are per repository
+        test += [{**r, "number": 100_000 * n + r["number"]} for r in held]
+    folder = Path(tempfile.mkdtemp(prefix="bench-shared-"))
+    result = train_and_score(train, test, "all/repositories", config, [], args.seed, folder)
+    print(f"shared model on all repositories: macro-F1 {result['raw']['macro_f1']:.3f} on their pooled test issues "
+          f"({result['train_seconds']:.0f} s training)", flush=True)
+    arguments = replace(config.args, base_model=str(folder / "all_repositories" / "hf"))
+    return replace(config, args=arguments), {"pooled_test_macro_f1": result["raw"]["macro_f1"],
+                                             "train_seconds": result["train_seconds"], "train_issues": len(train)}
 
 
 def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
@@ -159,15 +187,91 @@ def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     }
 
 
+def coldstart(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """Few-shot and zero-shot F1 per NLBSE repository (see :mod:`benchmarks.coldstart`)."""
+    from benchmarks.coldstart import encoder, plot, run_coldstart
+    from training_job.train import default_base_model
+
+    issues = read_issues(args.train, "nlbse")
+    splits = {}
+    for repo in sorted({i.repo for i in issues}):
+        rows, _ = _rows([i for i in issues if i.repo == repo])
+        splits[repo] = stratified_holdout(rows, 0.2, args.seed, 0)
+    embed = encoder(config.args.base_model or default_base_model(), config.args.max_tokens)
+    result = run_coldstart(splits, embed, args.ks, args.draws, args.seed)
+    result["split"] = "development (stratified 20% per repository, fold 0 of 5); k drawn from the other 80%"
+    if args.area:
+        from benchmarks.coldstart import run_area_coldstart
+
+        dataset = build_dataset(read_issues(args.area), DatasetSpec(seed=args.seed))
+        result["area"] = run_area_coldstart(dataset.splits["train"] + dataset.splits["validation"],
+                                            dataset.splits["test"], embed, args.area_ks, args.draws, args.seed)
+        result["area"]["split"] = "time split (newest 15% as test)"
+    if args.finetune_prior:
+        result["finetuned_prior"] = finetuned_prior(splits, config, args.seed)
+        print(f"k=0 with the prior fine-tuned on the other repositories: {result['finetuned_prior']['cross_repo_f1']}")
+    result["plot"] = str(plot(result, args.plot))
+    print(table([[k, *(result["cross_repo_f1"][name][str(k)] for name in ("without_prior", "with_prior",
+                                                                         "cross_repo_prior"))] for k in args.ks],
+                ["k", "without prior", "label-text prior", "cross-repo prior"]))
+    print(f"lexical on all training issues: {result['lexical_all_cross_repo_f1']}; "
+          f"prototypes on all: {result['prototypes_all_cross_repo_f1']}")
+    return result
+
+
+def finetuned_prior(splits: dict[str, tuple[list, list]], config: TrainConfig, seed: int) -> dict[str, Any]:
+    """k = 0 with a prior that saw other repositories only: the product's training job (fine-tuned encoder and
+    lexical blend) trained on the training issues of the other repositories, tested on this one's test issues."""
+    per_repo: dict[str, float] = {}
+    seconds = 0.0
+    for repo, (_, test) in splits.items():
+        others = [{**r, "number": 100_000 * n + r["number"]}  # numbers are per repository: keep them distinct
+                  for n, other in enumerate(sorted(splits)) if other != repo for r in splits[other][0]]
+        result = train_and_score(others, test, "others/" + repo.replace("/", "_"), config, [], seed)
+        per_repo[repo] = round(result["raw"]["macro_f1"], 4)
+        seconds += result["train_seconds"]
+        print(f"{repo}: k=0 with the prior fine-tuned on the other repositories: {per_repo[repo]:.3f} "
+              f"({result['train_seconds']:.0f} s training)", flush=True)
+    return {"per_repo": per_repo, "cross_repo_f1": round(sum(per_repo.values()) / len(per_repo), 4),
+            "train_seconds": round(seconds, 1), "epochs": config.args.epochs, "max_tokens": config.args.max_tokens,
+            "what": "training_job (fine-tuned encoder + lexical blend) on the other repositories' training issues; "
+                    "benchmark only, never shipped"}
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ks {text!r} must be comma-separated whole numbers, e.g. 0,10,25") from None
+    if not ks or ks[0] < 0:
+        raise argparse.ArgumentTypeError(f"--ks {text!r} must list at least one number, none negative")
+    return ks
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", choices=("nlbse", "area"))
+    parser.add_argument("task", choices=("nlbse", "area", "coldstart"))
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--test", type=Path)
-    parser.add_argument("--json", help="merge the results into this JSON file under the task's key")
+    parser.add_argument("--json", nargs="?", const="out/bench.json",
+                        help="merge the results into this JSON file under the task's key (alone: out/bench.json)")
+    parser.add_argument("--ks", type=_ks, default=[0, 10, 25, 50, 100],
+                        help="coldstart: numbers of own labeled issues to try (default 0,10,25,50,100)")
+    parser.add_argument("--draws", type=int, default=5, choices=range(1, 101), metavar="N",
+                        help="coldstart: random draws of the k issues averaged for each k > 0 (default 5)")
+    parser.add_argument("--plot", type=Path, default=Path("out/coldstart.png"), help="coldstart: the plot to write")
+    parser.add_argument("--area", type=Path, metavar="JSONL",
+                        help="coldstart: also area labels of these issues (e.g. data/corefx-area/issues.jsonl)")
+    parser.add_argument("--area-ks", type=_ks, default=[0, 1, 3, 5, 10],
+                        help="coldstart --area: issues per label to try (default 0,1,3,5,10)")
+    parser.add_argument("--finetune-prior", action="store_true",
+                        help="coldstart: also fine-tune the product's model on the other repositories (k = 0; slow)")
     parser.add_argument("--folds", type=int, default=1, choices=range(1, 6),
                         help="nlbse without --test: average over this many of the 5 development folds (default 1)")
+    parser.add_argument("--pretrain-all", action="store_true",
+                        help="nlbse: first fine-tune one model on every repository's training issues, then each "
+                             "repository's model from its encoder (fold 0 only)")
     parser.add_argument("--keep-model", type=Path, metavar="DIR",
                         help="keep each trained model in DIR/OWNER_NAME (not existing yet), e.g. for benchmarks.serving")
     parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
@@ -179,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    for path in (args.train, args.test):
+    if args.pretrain_all and args.folds > 1:
+        parser.error("--pretrain-all measures fold 0 only; leave out --folds")
+    for path in (args.train, args.test, args.area):
         if path is not None and not path.is_file():
             parser.error(f"{path} does not exist")
     try:
@@ -190,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     config = TrainConfig(data=Path("."), output=Path("."), args=arguments, device=args.device, progress=False,
                          version="bench")
-    result = (nlbse if args.task == "nlbse" else area)(args, config)
+    result = {"nlbse": nlbse, "area": area, "coldstart": coldstart}[args.task](args, config)
     result["machine"] = machine()
     result["config"] = {"base_model": args.base_model or "all-MiniLM-L6-v2 (bundled)", "epochs": args.epochs,
                         "max_tokens": args.max_tokens, "encoder_layers": args.encoder_layers,

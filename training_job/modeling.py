@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -28,11 +29,54 @@ class IssueClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(self.pool(input_ids, attention_mask)))
 
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The mean-pooled encoder output, shape (batch, hidden)."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+
+
+class PrototypeClassifier(IssueClassifier):
+    """The encoder with a cosine head: logits are ``temperature × cosine(pooled issue, prototype)``.
+
+    The head's weight rows are the unit-length label prototypes times the temperature (see
+    :mod:`triage.ml.cold_start`); pooled embeddings are normalised first, as sentence encoders are used.
+    """
+
+    def __init__(self, base_model: str, prototypes: torch.Tensor, temperature: float) -> None:
+        super().__init__(base_model, prototypes.shape[0], dropout=0.0)
+        with torch.no_grad():
+            self.head.weight.copy_(prototypes * temperature)
+            self.head.bias.zero_()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, num_labels)."""
+        return self.head(nn.functional.normalize(self.pool(input_ids, attention_mask), dim=-1))
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, tokenizer: object, texts: Sequence[str], max_tokens: int,
+          batch_size: int = 32) -> torch.Tensor:
+    """Mean-pooled, unit-length embeddings of ``texts`` (longest first, so batches pad little), shape (n, hidden)."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    hidden = int(getattr(getattr(encoder, "config", None), "hidden_size", 0))
+    out = torch.zeros((len(texts), hidden))
+    encoder.eval()
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        enc = tokenizer([texts[i] for i in batch], truncation=True, max_length=max_tokens,  # type: ignore[operator]
+                        padding=True, return_tensors="pt")
+        states = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        out[batch] = nn.functional.normalize(mean_pool(states, enc["attention_mask"]), dim=-1)
+    return out
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states over the real (unpadded) tokens."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 def keep_layers(encoder: nn.Module, layers: int) -> None:
     """Keep only the first ``layers`` transformer layers of ``encoder`` (a shallower, faster encoder).

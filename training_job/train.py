@@ -88,7 +88,7 @@ def read_dataset(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str,
         if not path.is_file():
             raise SystemExit(f"error: dataset split {path} is missing")
         splits[name] = [json.loads(line) for line in path.read_text().splitlines() if line]
-    if not splits["train"]:
+    if not splits["train"] and not manifest.get("cold_start"):
         raise SystemExit(f"error: the training split of {folder} is empty")
     return manifest, splits
 
@@ -126,6 +126,10 @@ def run(config: TrainConfig) -> dict[str, Any]:
     hf_logging.disable_progress_bar()
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     dataset, splits = read_dataset(config.data)
+    if dataset.get("cold_start"):  # too few labeled issues to fine-tune: label prototypes, no training
+        from training_job.cold_start import train_cold
+
+        return train_cold(config, dataset, splits)
     labels: list[str] = dataset["labels"]
     single = dataset["mode"] == "single"
     base_model = config.args.base_model or default_base_model()

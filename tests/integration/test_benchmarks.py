@@ -71,6 +71,73 @@ def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tm
         assert nlbse["per_repo"][repo] == pytest.approx((folds[0]["macro_f1"] + folds[1]["macro_f1"]) / 2)
 
 
+def test_nlbse_from_a_model_pretrained_on_every_repository(corefx_issues: list[Issue], tiny_encoder: Path,
+                                                           tmp_path: Path) -> None:
+    train = tmp_path / "issues_train.csv"
+    with train.open("w", newline="") as handle:
+        writer = csv.writer(handle, escapechar="\\", doublequote=False)
+        writer.writerow(["repo", "created_at", "label", "title", "body"])
+        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:120]
+        for n, issue in enumerate(picked):
+            writer.writerow([("octo/one", "octo/two")[n % 2], "2020-01-01 00:00:00", AREA_AS_CLASS[issue.labels[0]],
+                             issue.title, issue.body[:500]])
+    out = tmp_path / "bench.json"
+    done = bench("benchmarks.quality", "nlbse", "--train", str(train), "--base-model", str(tiny_encoder), *FAST,
+                 "--pretrain-all", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    nlbse = json.loads(out.read_text())["nlbse"]
+    shared = nlbse["pretrained_on_all"]
+    assert 92 <= shared["train_issues"] <= 100  # about 80 % of each repository's 60 issues, both repositories
+    assert 0 <= shared["pooled_test_macro_f1"] <= 1 and nlbse["train_seconds"] >= shared["train_seconds"] > 0
+    assert set(nlbse["per_repo"]) == {"octo/one", "octo/two"} and "shared model on all repositories" in done.stdout
+    refused = bench("benchmarks.quality", "nlbse", "--train", str(train), "--pretrain-all", "--folds", "2")
+    assert refused.returncode == 2 and "--pretrain-all measures fold 0 only" in refused.stderr
+
+
+def test_coldstart_by_k_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    train = tmp_path / "issues_train.csv"
+    with train.open("w", newline="") as handle:
+        writer = csv.writer(handle, escapechar="\\", doublequote=False)
+        writer.writerow(["repo", "created_at", "label", "title", "body"])
+        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:150]
+        for n, issue in enumerate(picked):
+            writer.writerow([("octo/one", "octo/two", "octo/six")[n % 3], "2020-01-01 00:00:00",
+                             AREA_AS_CLASS[issue.labels[0]], issue.title, issue.body[:500]])
+    areas = tmp_path / "areas.jsonl"
+    areas.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in corefx_issues[:200]))
+    out, plot = tmp_path / "bench.json", tmp_path / "coldstart.png"
+    done = bench("benchmarks.quality", "coldstart", "--train", str(train), "--base-model", str(tiny_encoder),
+                 "--max-tokens", "32", "--ks", "0,5,20", "--draws", "2", "--plot", str(plot), "--json", str(out),
+                 "--area", str(areas), "--area-ks", "0,2", "--finetune-prior", "--epochs", "1", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    cold = json.loads(out.read_text())["coldstart"]
+    routes = {"with_prior", "without_prior", "cross_repo_prior"}
+    assert set(cold["by_k"]) == {"octo/one", "octo/two", "octo/six"} and set(cold["prior"]) == routes
+    for repo, by_k in cold["by_k"].items():
+        assert set(by_k) == {"0", "5", "20"} and all(set(scores) == routes for scores in by_k.values())
+        assert by_k["0"]["without_prior"] is None  # nothing to learn from without a prior and without issues
+        assert all(0 <= by_k[k][r] <= 1 for k in ("5", "20") for r in routes)
+        assert 0 <= cold["reference"][repo]["lexical_all"] <= 1 and 8 <= cold["reference"][repo]["test_issues"] <= 12
+    for route in routes:  # the cross-repository figure is the mean over repositories
+        for k in ("5", "20"):
+            mean = sum(cold["by_k"][r][k][route] for r in cold["by_k"]) / 3
+            assert cold["cross_repo_f1"][route][k] == pytest.approx(mean, abs=1e-3)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and cold["plot"] == str(plot)
+    assert "label-text prior" in done.stdout and cold["ks"] == [0, 5, 20]
+    assert set(cold["area"]["by_k"]) == {"0", "2"} and cold["area"]["by_k"]["0"]["without_prior"] is None
+    assert 0 <= cold["area"]["by_k"]["2"]["with_prior"] <= 1 and cold["area"]["test_issues"] > 0
+    finetuned = cold["finetuned_prior"]
+    assert set(finetuned["per_repo"]) == set(cold["by_k"]) and finetuned["train_seconds"] > 0
+    assert finetuned["cross_repo_f1"] == pytest.approx(sum(finetuned["per_repo"].values()) / 3, abs=1e-3)
+
+
+def test_coldstart_refuses_bad_ks(tmp_path: Path) -> None:
+    source = tmp_path / "t.csv"
+    source.write_text("repo,created_at,label,title,body\n")
+    done = bench("benchmarks.quality", "coldstart", "--train", str(source), "--ks", "0,ten")
+    assert done.returncode == 2 and "--ks '0,ten' must be comma-separated whole numbers" in done.stderr
+
+
 def test_development_folds_partition_each_label() -> None:
     from benchmarks.quality import stratified_holdout
 

@@ -16,6 +16,7 @@ from triage.app.bootstrap import Services
 from triage.app.moves import current_name
 from triage.app.settings import Settings
 from triage.app.webhook import label_aliases
+from triage.data.cold_start import cold_start_dataset, label_descriptions
 from triage.data.dataset import (
     DatasetSpec,
     build_dataset,
@@ -23,6 +24,7 @@ from triage.data.dataset import (
     save_dataset,
 )
 from triage.data.ingest import stored_issues
+from triage.domain.errors import EmptyDatasetError
 from triage.domain.schedule import Cron
 from triage.learning.tuning import known_config
 from triage.ports.records import FEEDBACK, RUNS, Run, now_iso
@@ -39,11 +41,30 @@ def dataset_spec(settings: Settings, aliases: Mapping[str, str] | None = None) -
 
 
 def build_training_dataset(s: Services, repo: str) -> dict[str, Any]:
-    """Build and store a dataset from the stored issues, renames and feedback; returns its manifest."""
+    """Build and store a dataset from the stored issues, renames and feedback; returns its manifest.
+
+    With too few labeled issues to fine-tune, the dataset is a cold-start one (:mod:`triage.data.cold_start`):
+    the repository's labels, with their descriptions from GitHub when it can be reached, and the labeled
+    issues there are.
+    """
     spec = dataset_spec(s.settings, label_aliases(s.docs, repo))
-    dataset = build_dataset(stored_issues(s.docs, repo), spec, frozen_test_numbers(s.blobs, repo),
-                            feedback=s.docs.query(FEEDBACK, repo))
+    issues = stored_issues(s.docs, repo)
+    try:
+        dataset = build_dataset(issues, spec, frozen_test_numbers(s.blobs, repo), feedback=s.docs.query(FEEDBACK, repo))
+    except EmptyDatasetError as exc:
+        dataset = cold_start_dataset(issues, spec, repository_labels(s, repo), cause=exc)
+        telemetry.event("ColdStartDataset", repo=repo, labels=len(dataset.labels),
+                        labeled=len(dataset.splits["train"]))
     return save_dataset(s.blobs, dataset)
+
+
+def repository_labels(s: Services, repo: str) -> dict[str, str]:
+    """Label name → description as GitHub lists them, or nothing when no GitHub credentials are configured."""
+    github = s.config.github
+    if not (github.token or github.app_id):
+        return {}
+    with telemetry.span("github.labels", repo=repo):
+        return label_descriptions(s.github().repository_labels(repo))
 
 
 def new_model_version(now: datetime, dataset_version: str) -> str:

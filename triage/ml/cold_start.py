@@ -1,0 +1,112 @@
+"""Cold start: a classifier for a repository with few or no labeled issues (NumPy only).
+
+Each label gets a *prototype*: the L2-normalised mean of the embedding of its text (``"name words:
+description"``) and the embeddings of the labeled issues that carry it. An issue's score for a label is
+``temperature × cosine(issue, prototype)``, turned into probabilities by a softmax. With no labeled
+issue this is zero-shot ranking by label text; with k issues per label it is a nearest-prototype
+few-shot classifier (no training beyond averaging). The training job exports the encoder with these
+prototypes as its linear head, so the served model is an ordinary ONNX classifier.
+
+Thresholds: with labeled issues, each issue is scored against prototypes built *without* it
+(leave-one-out) and the usual thresholds for the target precision are picked on those scores; with
+none, every threshold is :data:`~triage.ml.metrics.NEVER`, so the labeler ranks but applies nothing
+until the maintainer sets a threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from triage.ml.metrics import NEVER, pick_thresholds
+
+TEMPERATURE = 20.0  # cosine gaps of 0.05-0.2 between labels become clear but not saturated probabilities
+LABEL_WEIGHT = 1.0  # the label text counts as this many labeled issues in its prototype
+# "area-", "type:", "kind/" ...: the prefix names the label family, not the label
+_PREFIX = re.compile(r"^(?:area|type|kind|topic|component|category)\s*[-:/]\s*", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[-_./:]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def label_words(name: str) -> str:
+    """A label name as words: ``"area-System.Net.Http"`` → ``"System Net Http"``, ``"good_first-issue"`` →
+    ``"good first issue"``; a name that is only a prefix keeps it."""
+    stripped = _PREFIX.sub("", name.strip()) or name.strip()
+    words = _SEPARATORS.sub(" ", _CAMEL.sub(" ", stripped))
+    return " ".join(words.split()) or name.strip()
+
+
+def label_text(name: str, description: str = "") -> str:
+    """What a label is embedded as: its name in words, then its description if it has one."""
+    description = " ".join((description or "").split())
+    return f"{label_words(name)}: {description}" if description else label_words(name)
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def prototypes(label_vectors: np.ndarray, examples: np.ndarray, targets: np.ndarray,
+               label_weight: float = LABEL_WEIGHT) -> np.ndarray:
+    """One unit-length prototype per label, shape ``(labels, dim)``.
+
+    Args:
+        label_vectors: embeddings of the label texts, ``(labels, dim)``; a label without text may be a
+            zero row (then ``label_weight`` adds nothing for it).
+        examples: embeddings of the labeled issues, ``(n, dim)`` (``n`` may be 0).
+        targets: 0/1 indicator matrix ``(n, labels)``.
+        label_weight: how many issues the label text is worth; 0 uses the issues alone.
+    """
+    label_vectors, examples = normalise(label_vectors), normalise(examples)
+    targets = np.asarray(targets, dtype=np.float32).reshape(len(examples), len(label_vectors))
+    total = label_weight * label_vectors + targets.T @ examples
+    return normalise(total)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def scores(issues: np.ndarray, protos: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
+    """Probabilities ``(n, labels)``: softmax of ``temperature × cosine`` (what the exported model serves)."""
+    return softmax(temperature * normalise(issues) @ protos.T)
+
+
+def leave_one_out(label_vectors: np.ndarray, examples: np.ndarray, targets: np.ndarray,
+                  label_weight: float = LABEL_WEIGHT, temperature: float = TEMPERATURE) -> np.ndarray:
+    """Each labeled issue's probabilities against prototypes built without it, ``(n, labels)``.
+
+    An issue scored against a prototype it is part of looks more certain than a new issue would; removing it
+    gives honest scores for picking thresholds even with a handful of issues.
+    """
+    label_vectors, examples = normalise(label_vectors), normalise(examples)
+    targets = np.asarray(targets, dtype=np.float32).reshape(len(examples), len(label_vectors))
+    total = label_weight * label_vectors + targets.T @ examples  # (labels, dim), not normalised
+    out = np.zeros(targets.shape, dtype=np.float32)
+    for i in range(len(examples)):
+        without = total - np.outer(targets[i], examples[i])
+        out[i] = scores(examples[i:i + 1], normalise(without), temperature)[0]
+    return out
+
+
+def cold_thresholds(probs: np.ndarray, truth: np.ndarray, labels: Sequence[str], target_precision: float,
+                    single_label: bool = True) -> dict[str, Any]:
+    """Thresholds for the target precision on leave-one-out scores; with no labeled issue, abstain everywhere."""
+    if len(truth) == 0:
+        return {"target_precision": target_precision, "global": NEVER, "per_label": {label: NEVER for label in labels},
+                "source": {label: "abstain: no labeled issues" for label in labels}}
+    return pick_thresholds(probs, truth, labels, target_precision, single_label)
+
+
+def describe(labels: Sequence[str], descriptions: Mapping[str, str]) -> list[str]:
+    """The label texts of ``labels``, with the descriptions known for them."""
+    return [label_text(label, descriptions.get(label, "")) for label in labels]
