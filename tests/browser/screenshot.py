@@ -25,9 +25,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
         "--disable-component-update", "--disable-sync"]
 
 
-def dashboard_screenshot(home: Path, repo: str, out: Path, width: int = 1280) -> dict[str, Any]:
-    """Save the dashboard of ``repo`` in the embedded stores under ``home`` as the PNG ``out``; return what the
-    page shows (model panel, decision rows) for the caller to check."""
+def dashboard_screenshot(home: Path, repo: str, out: Path, width: int = 1280, height: int = 1500) -> dict[str, Any]:
+    """Save the top ``height`` pixels of the dashboard of ``repo`` in the embedded stores under ``home`` as the PNG
+    ``out``; return what the page shows (model panel, decision rows) for the caller to check."""
     from playwright.sync_api import sync_playwright
 
     token = secrets.token_hex(16)
@@ -37,12 +37,12 @@ def dashboard_screenshot(home: Path, repo: str, out: Path, width: int = 1280) ->
     with LocalServer(router(routes)) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
+            page = browser.new_page(viewport={"width": width, "height": height})
             response = page.goto(f"{server.url}/api/dashboard?token={token}&repo={quote(repo, safe='')}")
             if response is None or response.status != 200:
                 raise RuntimeError(f"the dashboard answered {response and response.status}: {page.content()[:300]}")
             out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out), full_page=True)
+            page.screenshot(path=str(out))
             return {"model": page.locator("#model").inner_text(),
                     "decisions": page.locator("#decisions tbody tr").count()}
         finally:
