@@ -89,8 +89,12 @@ def test_relabel_takes_the_open_issues_no_human_labeled_and_counts_a_failure(
     server.reset_log()
     counts = relabel_batch(s, REPO, todo, cache)
     assert counts["failed"] == 1 and counts["labeled"] + counts["abstained"] == len(todo) - 1
-    decided = {p["number"] for p in s.docs.query(PREDICTIONS, REPO)}
-    assert decided == set(todo) - {broken}
+    decided = {p["number"]: p for p in s.docs.query(PREDICTIONS, REPO)}
+    assert set(decided) == set(todo) - {broken}
+    for prediction in decided.values():  # each applied label says which of the issue's words weighed most for it
+        for added in prediction["add"]:
+            why = [r for r in prediction["reasons"] if r.startswith(f"{added['label']}: because of '")]
+            assert len(why) == 1, prediction["reasons"]
     reads = [r for r in server.requests if r.method == "GET"]
     writes = [r for r in server.requests if r.method != "GET"]
     assert counts["labeled"] and counts["abstained"], counts

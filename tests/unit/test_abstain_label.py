@@ -48,6 +48,9 @@ class Sure:
     def thresholds(self) -> dict[str, float]:
         return {label: 0.5 for label in self.labels}
 
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        return []  # no lexical half: no words to show
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {label: self.score if label == "area-Net" else (1 - self.score) / 2 for label in self.labels}
 

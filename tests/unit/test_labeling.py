@@ -28,6 +28,9 @@ class KeywordModel:
     single_label: bool = True
     version: str = "v1"
 
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        return []  # no lexical half: no words to show
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {"bug": 0.95, "docs": 0.05} if "crash" in title.lower() else {"docs": 0.9, "bug": 0.1}
 

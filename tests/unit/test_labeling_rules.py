@@ -40,6 +40,9 @@ class AreaModel:
     def thresholds(self) -> dict[str, float]:
         return {label: 0.5 for label in self.labels}
 
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        return []  # no lexical half: no words to show
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {label: 0.97 if label == self.label else 0.03 for label in self.labels}
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from training_job.lexical import fit_lexical, to_bytes
+from triage.app.writers import comment_body
+from triage.domain.policy import Decision
 from triage.ml.lexical import LexicalModel
 from triage.ml.metrics import indicator
 
@@ -54,3 +58,47 @@ def test_texts_without_known_terms(text: str) -> None:
     model = fit_lexical(TEXTS, indicator([[t] for t in TARGET], LABELS), LABELS, True)
     probs = model.predict_proba([text])
     assert np.isfinite(probs).all() and np.isclose(probs.sum(), 1.0)
+
+
+# --- the words behind a label (issue #15, item 4) -------------------------------------------------------------
+
+FITTED = LexicalModel.from_bytes(to_bytes(fit_lexical(TEXTS, indicator([[t] for t in TARGET], LABELS), LABELS, True)))
+
+
+def test_the_words_behind_a_label_are_the_issues_own_words_that_favour_it() -> None:
+    words = FITTED.top_terms("HttpClient hangs on redirect with a proxy", "area-Net")
+    assert words and set(words) <= {"httpclient", "redirect", "proxy", "hangs", "on", "with"}
+    assert "httpclient" in words
+    assert "httpclient" not in FITTED.top_terms("HttpClient hangs on redirect with a proxy", "area-IO")
+    assert FITTED.top_terms("HttpClient", "area-Unknown") == [] and FITTED.top_terms("HttpClient", "area-Net", 0) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300), st.sampled_from(LABELS), st.integers(0, 6))
+def test_top_terms_are_at_most_k_terms_of_the_text_each_favouring_the_label(text: str, label: str, k: int) -> None:
+    words = FITTED.top_terms(text, label, k)
+    assert len(words) <= k and len(set(words)) == len(words)
+    idx, values = FITTED.features(text)
+    present = {FITTED.terms[i]: v for i, v in zip(idx, values)}
+    j = LABELS.index(label)
+    for word in words:
+        t = FITTED.index[word]
+        assert word in present
+        assert (FITTED.coef[j, t] - FITTED.coef[:, t].mean()) * present[word] > 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=300))
+def test_the_comment_shows_the_words_in_code_spans_whatever_the_issue_says(text: str) -> None:
+    """The words come from the issue (anyone's text): in the bot's comment they stay inside code spans."""
+    words = FITTED.top_terms(text, "area-Net")
+    reason = "area-Net: because of " + ", ".join(f"'{w}'" for w in words)
+    decision = Decision("o/r", 1, (("area-Net", 0.9),), ("area-Net 0.90 >= threshold 0.50", reason),
+                        (("area-Net", 0.9),), "v1")
+    body = comment_body(decision)
+    if words:
+        line = body.splitlines()[-1]
+        assert line == "- `area-Net` because of " + ", ".join(f"`{w}`" for w in words)
+        assert all("`" not in w and "\n" not in w for w in words)
+    else:
+        assert "because of" not in body

@@ -89,6 +89,9 @@ class FakeModel:
     single_label = True
     version = "v7"
 
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        return []  # no lexical half: no words to show
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {"area-Net": 0.93, "area-IO": 0.07}
 

@@ -23,7 +23,7 @@ from triage.app.decisions import mark_applied, record_decision, stored_decision
 from triage.app.humans_first import RELABEL_REASONS, humans_first, relabel
 from triage.app.moves import current_name
 from triage.app.repo_settings import load_repo_config, record_config_error
-from triage.app.serving import ModelCache, renamed, repo_policy
+from triage.app.serving import ModelCache, renamed, repo_policy, with_evidence
 from triage.app.writers import DryRunWriter, GitHubWriter, LabelWriter, comment_body, upsert_comment
 from triage.data.sources import issue_from_github
 from triage.domain.errors import ConfigError, InputError, NotFoundError
@@ -97,7 +97,8 @@ class Batch:
         done = self._already_applied(issue)
         if done is not None:
             return done
-        decision = decide(issue, scores, self.policy, self.model.version, blocked=blocked)
+        decision = with_evidence(decide(issue, scores, self.policy, self.model.version, blocked=blocked), issue,
+                                 self.model, self.names)
         record_id = record_decision(self.docs, decision, dry_run=self.dry_run, policy=self.policy)
         adding = [label for label, _ in decision.add] if record_id is not None else []
         decision = self.write(issue, decision, adding, record_id, blocked)

@@ -11,7 +11,7 @@ from triage.app.bootstrap import Services
 from triage.domain.errors import NotFoundError
 from triage.domain.issues import Issue
 from triage.domain.labels import NO_RENAMES, LabelNames
-from triage.domain.policy import Policy
+from triage.domain.policy import Decision, Policy
 from triage.domain.repo_config import RepoConfig
 from triage.learning.registry import read_pointer
 from triage.learning.tuning import effective_thresholds
@@ -52,6 +52,17 @@ class ModelCache:
         model = Classifier.from_store(s.blobs, model_prefix(repo, pointer["version"]))
         self._models[repo] = (etag, model)
         return model
+
+
+def with_evidence(decision: Decision, issue: Issue, model: Classifier, names: LabelNames) -> Decision:
+    """The decision with one more reason per label it adds: the words of the issue that weighed most toward it."""
+    reasons = list(decision.reasons)
+    for label, _ in decision.add:
+        words = next((found for known in model.labels if names.current(known) == label
+                      for found in [model.evidence(issue.title, issue.body, known)] if found), [])
+        if words:
+            reasons.append(f"{label}: because of " + ", ".join(f"'{word}'" for word in words))
+    return dataclasses.replace(decision, reasons=tuple(reasons)) if len(reasons) > len(decision.reasons) else decision
 
 
 def renamed(issue: Issue, names: LabelNames) -> Issue:

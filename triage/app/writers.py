@@ -97,11 +97,17 @@ class DryRunWriter:
 
 
 def comment_body(decision: Decision) -> str:
-    """The prediction comment: the top-3 labels and their confidences."""
+    """The prediction comment: the top-3 labels and their confidences, what was applied and the words behind it
+    (:func:`~triage.app.serving.with_evidence`; they are word tokens, safe in code spans)."""
     lines = [COMMENT_MARKER, "**Label suggestions** (from this repository's history):", ""]
     lines += [f"- `{label}`: {score:.0%}" for label, score in decision.top[:3]]
     if decision.add:
         lines += ["", f"Applied: {', '.join(f'`{label}`' for label, _ in decision.add)}."]
+        for label, _ in decision.add:
+            why = next((r.split(": because of ", 1)[1] for r in decision.reasons
+                        if r.startswith(f"{label}: because of ")), None)
+            if why:
+                lines.append(f"- `{label}` because of {why.replace(chr(39), '`')}")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ class LexicalModel:
 
     def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
                  labels: Sequence[str], multinomial: bool) -> None:
+        self.terms = list(vocabulary)
         self.index = {term: j for j, term in enumerate(vocabulary)}
         self.idf = idf.astype(np.float32)
         self.coef = coef.astype(np.float32)  # (labels, terms)
@@ -49,6 +50,20 @@ class LexicalModel:
         idx = np.fromiter(counts.keys(), dtype=np.int64)
         values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf[idx]
         return idx, values / np.linalg.norm(values)
+
+    def top_terms(self, text: str, label: str, k: int = 3) -> list[str]:
+        """The (at most ``k``) terms of ``text`` that weigh most toward ``label``: their TF-IDF value times the
+        label's weight (relative to the other labels' for a softmax model), positive contributions only."""
+        if label not in self.labels or k <= 0:
+            return []
+        idx, values = self.features(text)
+        if not len(idx):
+            return []
+        weights = self.coef[self.labels.index(label), idx]
+        if self.multinomial:  # what favours this label over the others, not what every label shares
+            weights = weights - self.coef[:, idx].mean(axis=0)
+        contribution = weights * values
+        return [self.terms[idx[o]] for o in np.argsort(-contribution, kind="stable")[:k] if contribution[o] > 0]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities of shape ``(len(texts), len(labels))``."""

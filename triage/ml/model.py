@@ -112,6 +112,12 @@ class Classifier:
         """Label → probability for one issue, highest first."""
         return self.scores_many([(title, body)])[0]
 
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        """The words of the issue that weighed most toward ``label`` in the lexical half (none without one)."""
+        if self._lexical is None:
+            return []
+        return self._lexical.top_terms(self.encode(title, body)["lexical"], label, k)
+
     def scores_many(self, issues: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
         """:meth:`scores` of several (title, body) pairs in one batched run of the model."""
         probs = self.predict_rows([self.encode(title, body) for title, body in issues]) if issues else []
