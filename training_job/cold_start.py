@@ -9,8 +9,6 @@ manifest keys as a fine-tuned one, so serving, evaluation and promotion do not c
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -29,13 +27,12 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
     from transformers import AutoModel, AutoTokenizer
 
     from training_job.modeling import PrototypeClassifier, embed, export_onnx
-    from training_job.train import _sha256, code_version, default_base_model
+    from training_job.train import _sha256, code_version, default_base_model, model_folder
     from triage.ml import cold_start
     from triage.ml.metrics import confusion, evaluate, indicator
     from triage.ml.model import Classifier
     from triage.ml.report import write_model_card
 
-    in_place = config.output.is_dir() and not any(config.output.iterdir())
     labels: list[str] = dataset["labels"]
     descriptions: dict[str, str] = dict(dataset.get("label_descriptions") or {})
     base_model = config.args.base_model or default_base_model()
@@ -57,11 +54,7 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
     model = PrototypeClassifier(base_model, torch.from_numpy(protos), cold_start.TEMPERATURE)
     seconds = time.monotonic() - started
 
-    partial = config.output if in_place else config.output.with_name(config.output.name + f".partial-{os.getpid()}")
-    if not in_place:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-    try:
+    with model_folder(config.output) as partial:
         export_onnx(model, partial / "model.onnx", max_tokens)
         tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
         version = config.version or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + dataset["version"][:6]
@@ -105,14 +98,5 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
         })
         write_model_card(partial, manifest, card)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        if not in_place:
-            partial.rename(config.output)
-    except BaseException:
-        if in_place:
-            for child in partial.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        else:
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
     return manifest
 

@@ -23,7 +23,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,13 +204,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
     bar.close()
     train_seconds = time.monotonic() - started
 
-    # Written next to the output and renamed into place; into a mounted output folder directly,
-    # where manifest.json, written last, marks the model complete.
-    partial = config.output if in_place else config.output.with_name(config.output.name + f".partial-{os.getpid()}")
-    if not in_place:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-    try:
+    with model_folder(config.output) as partial:
         model.eval()
         export_onnx(model, partial / "model.onnx", config.args.max_tokens)
         tokenizer.backend_tokenizer.save(str(partial / "tokenizer.json"))
@@ -274,8 +269,23 @@ def run(config: TrainConfig) -> dict[str, Any]:
         })
         write_model_card(partial, manifest, card_evaluation)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+@contextmanager
+def model_folder(output: Path) -> Iterator[Path]:
+    """The folder a model is written into: next to ``output``, renamed into place when the block ends; or
+    ``output`` itself when it is an existing empty folder (Azure ML mounts the job's output folder before it
+    starts), where manifest.json, written last, marks the model complete. A failure leaves nothing behind."""
+    in_place = output.is_dir() and not any(output.iterdir())
+    partial = output if in_place else output.with_name(output.name + f".partial-{os.getpid()}")
+    if not in_place:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    try:
+        yield partial
         if not in_place:
-            partial.rename(config.output)
+            partial.rename(output)
     except BaseException:
         if in_place:
             for child in partial.iterdir():
@@ -283,7 +293,6 @@ def run(config: TrainConfig) -> dict[str, Any]:
         else:
             shutil.rmtree(partial, ignore_errors=True)
         raise
-    return manifest
 
 
 def _macro_f1(probs: np.ndarray, truth: np.ndarray, labels: list[str], single: bool) -> float:
