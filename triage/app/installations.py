@@ -48,13 +48,19 @@ def installation_of(docs: DocumentStore, repo: str) -> int | None:
     return int(doc["installation"])
 
 
-def installed_repositories(docs: DocumentStore, restrict: Sequence[str] = ()) -> list[str]:
-    """Repositories the App is installed on and may serve, sorted (``restrict``: ``TRIAGE_REPOSITORIES``)."""
+def _serving(docs: DocumentStore) -> dict[str, bool]:
+    """Every repository the registry records → whether it is served now (active, and its installation neither
+    suspended nor deleted), from one query of the registry."""
     held = docs.query(INSTALLATIONS, PARTITION)
     stopped = {d["installation"] for d in held if d.get("kind") == "installation"
                and d.get("state") in ("suspended", "deleted")}
-    return sorted(d["name"] for d in held if d.get("kind") == "repository" and d.get("state") == "active"
-                  and d.get("installation") not in stopped and allowed(d["name"], restrict))
+    return {d["name"]: d.get("state") == "active" and d.get("installation") not in stopped
+            for d in held if d.get("kind") == "repository"}
+
+
+def installed_repositories(docs: DocumentStore, restrict: Sequence[str] = ()) -> list[str]:
+    """Repositories the App is installed on and may serve, sorted (``restrict``: ``TRIAGE_REPOSITORIES``)."""
+    return sorted(name for name, serving in _serving(docs).items() if serving and allowed(name, restrict))
 
 
 def served_repositories(docs: DocumentStore, restrict: Sequence[str] = ()) -> list[str]:
@@ -63,9 +69,8 @@ def served_repositories(docs: DocumentStore, restrict: Sequence[str] = ()) -> li
     every repository the App is installed on."""
     if not restrict:
         return installed_repositories(docs)
-    held = {d["name"]: d for d in docs.query(INSTALLATIONS, PARTITION) if d.get("kind") == "repository"}
-    return sorted({r.lower() for r in restrict
-                   if r.lower() not in held or installation_of(docs, r) is not None})
+    known = _serving(docs)
+    return sorted({r.lower() for r in restrict if known.get(r.lower(), True)})  # not recorded yet: GitHub is asked
 
 
 def remember(docs: DocumentStore, repo: str, installation: int, account: str | None = None, *,

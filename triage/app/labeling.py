@@ -203,30 +203,24 @@ def open_batch(s: Services, repo: str, model: Classifier, *, config: RepoConfig 
 
 
 def label_batch(s: Services, repo: str, numbers: Sequence[int], model: Classifier, *, reason: str = "",
-                on_error: str = "raise", delayed: bool = False) -> dict[str, Any]:
-    """Label issues of ``repo`` with ``model``: one GitHub client, config and policy for the whole batch.
-
-    ``on_error="raise"`` (the queue: the host retries the message) or ``"count"`` (the relabel
-    fan-out: one failed issue does not stop the batch); ``reason`` and ``delayed`` as in :meth:`Batch.label`.
-    Returns the decisions and the counts.
-    """
+                delayed: bool = False) -> dict[str, Any]:
+    """Label issues of ``repo`` with ``model``: one GitHub client, config and policy for the whole batch; an error
+    is raised (the queue's host retries the message; the relabel fan-out, which counts failures instead, is
+    :mod:`triage.app.relabel`). ``reason`` and ``delayed`` as in :meth:`Batch.label`. Returns the decisions and
+    the counts."""
     batch = open_batch(s, repo, model)
-    decisions: list[Decision] = []
     counts = {"labeled": 0, "abstained": 0, "failed": 0}
-    for number in numbers:
-        try:
-            with telemetry.span("label_request", repo=repo, issue=number, reason=reason):
-                decision = batch.label(number, reason=reason, delayed=delayed)
-        except Exception as exc:  # noqa: BLE001 - the relabel fan-out counts a failed issue and goes on
-            if on_error == "raise":
-                raise
-            counts["failed"] += 1
-            telemetry.event("RelabelFailed", repo=repo, issue=number, error=repr(exc)[:300])
-            continue
-        report(decision, batch.dry_run)
-        decisions.append(decision)
-        counts["abstained" if decision.abstained else "labeled"] += 1
+    decisions = [label_one(batch, number, counts, reason=reason, delayed=delayed) for number in numbers]
     return {"decisions": decisions, "dry_run": batch.dry_run, **counts}
+
+
+def label_one(batch: Batch, number: int, counts: dict[str, int], *, reason: str = "", **label: Any) -> Decision:
+    """:meth:`Batch.label` (with ``label``'s arguments) in its telemetry span, then reported and counted."""
+    with telemetry.span("label_request", repo=batch.repo, issue=number, reason=reason):
+        decision = batch.label(number, reason=reason, **label)
+    report(decision, batch.dry_run)
+    counts["abstained" if decision.abstained else "labeled"] += 1
+    return decision
 
 
 def report(decision: Decision, dry_run: bool) -> None:

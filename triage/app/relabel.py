@@ -11,7 +11,7 @@ from typing import Any
 
 from triage.app import telemetry
 from triage.app.bootstrap import Services
-from triage.app.labeling import Batch, open_batch, report
+from triage.app.labeling import label_one, open_batch
 from triage.app.serving import ModelCache
 from triage.data.ingest import iter_issues
 from triage.domain.issues import Issue
@@ -34,20 +34,12 @@ def relabel_batch(s: Services, repo: str, numbers: list[int], cache: ModelCache)
         scored = [number for number, (issue, _) in fetched.items() if issue.state == "open"]
         raw = dict(zip(scored, batch.model.scores_many([(fetched[n][0].title, fetched[n][0].body) for n in scored])))
         for number, (issue, events) in fetched.items():
-            _label(batch, counts, number, issue, events, raw.get(number))
+            try:
+                label_one(batch, number, counts, reason="relabel", issue=issue, events=events,
+                          raw_scores=raw.get(number))
+            except Exception as exc:  # noqa: BLE001 - as above
+                _failed(counts, repo, number, exc)
     return counts
-
-
-def _label(batch: Batch, counts: dict[str, int], number: int, issue: Issue, events: list[dict[str, Any]],
-           raw: dict[str, float] | None) -> None:
-    try:
-        with telemetry.span("label_request", repo=batch.repo, issue=number, reason="relabel"):
-            decision = batch.label(number, issue, reason="relabel", events=events, raw_scores=raw)
-    except Exception as exc:  # noqa: BLE001 - as above
-        _failed(counts, batch.repo, number, exc)
-        return
-    report(decision, batch.dry_run)
-    counts["abstained" if decision.abstained else "labeled"] += 1
 
 
 def _failed(counts: dict[str, int], repo: str, number: int, exc: Exception) -> None:

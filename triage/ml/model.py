@@ -116,7 +116,7 @@ class Classifier:
         """The words of the issue that weighed most toward ``label`` in the lexical half (none without one)."""
         if self._lexical is None:
             return []
-        return self._lexical.top_terms(self.encode(title, body)["lexical"], label, k)
+        return self._lexical.top_terms(lexical_text(title, body), label, k)
 
     def scores_many(self, issues: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
         """:meth:`scores` of several (title, body) pairs in one batched run of the model."""
