@@ -79,3 +79,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                                 f"{shared.version}, {shared.deviating} deviated ({len(shared.deviations)} problems)")
     for deviation in shared.deviations[:20]:
         terminalreporter.write_line(f"  {deviation}", red=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_area_model(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue], tiny_encoder: Path) -> Path:
+    """The folder of a real (tiny) ONNX model over three corefx areas, trained once a session: read it, never
+    change it (upload or copy it first)."""
+    from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
+    from training_job.train import run
+
+    root = tmp_path_factory.mktemp("tiny-area-model")
+    write_dataset(root / "ds", three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
+    run(tiny_config(root / "ds", root / "model", tiny_encoder))
+    return root / "model"

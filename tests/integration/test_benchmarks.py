@@ -48,15 +48,21 @@ def test_area_then_serving_on_the_kept_model(corefx_issues: list[Issue], tiny_en
     assert serving["served_file"] == "model.int8.onnx" and 0 < serving["p50_ms"] <= serving["p95_ms"] <= serving["p99_ms"]
 
 
-def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
-    train = tmp_path / "issues_train.csv"
-    with train.open("w", newline="") as handle:
+def nlbse_csv(path: Path, issues: list[Issue], repos: tuple[str, ...], count: int) -> Path:
+    """An NLBSE'24-format training file: the first ``count`` single-area issues as bug/feature/question, dealt
+    round-robin over ``repos``."""
+    with path.open("w", newline="") as handle:
         writer = csv.writer(handle, escapechar="\\", doublequote=False)
         writer.writerow(["repo", "created_at", "label", "title", "body"])
-        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:120]
+        picked = [i for i in issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:count]
         for n, issue in enumerate(picked):
-            writer.writerow([("octo/one", "octo/two")[n % 2], "2020-01-01 00:00:00", AREA_AS_CLASS[issue.labels[0]],
+            writer.writerow([repos[n % len(repos)], "2020-01-01 00:00:00", AREA_AS_CLASS[issue.labels[0]],
                              issue.title, issue.body[:500]])
+    return path
+
+
+def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    train = nlbse_csv(tmp_path / "issues_train.csv", corefx_issues, ("octo/one", "octo/two"), 120)
     out = tmp_path / "bench.json"
     done = bench("benchmarks.quality", "nlbse", "--train", str(train), "--base-model", str(tiny_encoder), *FAST,
                  "--folds", "2", "--json", str(out))
@@ -73,14 +79,7 @@ def test_nlbse_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tm
 
 def test_nlbse_from_a_model_pretrained_on_every_repository(corefx_issues: list[Issue], tiny_encoder: Path,
                                                            tmp_path: Path) -> None:
-    train = tmp_path / "issues_train.csv"
-    with train.open("w", newline="") as handle:
-        writer = csv.writer(handle, escapechar="\\", doublequote=False)
-        writer.writerow(["repo", "created_at", "label", "title", "body"])
-        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:120]
-        for n, issue in enumerate(picked):
-            writer.writerow([("octo/one", "octo/two")[n % 2], "2020-01-01 00:00:00", AREA_AS_CLASS[issue.labels[0]],
-                             issue.title, issue.body[:500]])
+    train = nlbse_csv(tmp_path / "issues_train.csv", corefx_issues, ("octo/one", "octo/two"), 120)
     out = tmp_path / "bench.json"
     done = bench("benchmarks.quality", "nlbse", "--train", str(train), "--base-model", str(tiny_encoder), *FAST,
                  "--pretrain-all", "--json", str(out))
@@ -95,14 +94,7 @@ def test_nlbse_from_a_model_pretrained_on_every_repository(corefx_issues: list[I
 
 
 def test_coldstart_by_k_per_repository(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
-    train = tmp_path / "issues_train.csv"
-    with train.open("w", newline="") as handle:
-        writer = csv.writer(handle, escapechar="\\", doublequote=False)
-        writer.writerow(["repo", "created_at", "label", "title", "body"])
-        picked = [i for i in corefx_issues if len(i.labels) == 1 and i.labels[0] in AREA_AS_CLASS][:150]
-        for n, issue in enumerate(picked):
-            writer.writerow([("octo/one", "octo/two", "octo/six")[n % 3], "2020-01-01 00:00:00",
-                             AREA_AS_CLASS[issue.labels[0]], issue.title, issue.body[:500]])
+    train = nlbse_csv(tmp_path / "issues_train.csv", corefx_issues, ("octo/one", "octo/two", "octo/six"), 150)
     areas = tmp_path / "areas.jsonl"
     areas.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in corefx_issues[:200]))
     out, plot = tmp_path / "bench.json", tmp_path / "coldstart.png"

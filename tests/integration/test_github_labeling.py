@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 
 from tests.github_server import Fault, FixtureRepo, GitHubServer, build_fixture
-from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
-from training_job.train import run
 from triage.adapters.github.client import GitHubClient
 from triage.adapters.github.settings import GitHubSettings
 from triage.adapters.local.queue import SqliteQueue
@@ -28,7 +26,6 @@ from triage.app.settings import Config, Settings
 from triage.app.webhook import handle_delivery
 from triage.app.writers import COMMENT_MARKER
 from triage.domain.errors import GitHubError
-from triage.domain.issues import Issue
 from triage.domain.policy import Decision
 from triage.domain.repo_config import RepoConfig, parse_repo_config
 from triage.ml.model import Classifier
@@ -40,12 +37,9 @@ EAGER = RepoConfig(default_threshold=0.01, dry_run=False)  # label whenever allo
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue], tiny_encoder: Path) -> Classifier:
+def model(tiny_area_model: Path) -> Classifier:
     """A real (tiny) ONNX model over three corefx areas."""
-    root = tmp_path_factory.mktemp("labeling-model")
-    write_dataset(root / "ds", three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
-    run(tiny_config(root / "ds", root / "model", tiny_encoder))
-    return Classifier.from_dir(root / "model")
+    return Classifier.from_dir(tiny_area_model)
 
 
 @pytest.fixture(scope="module")

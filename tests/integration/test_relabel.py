@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.github_server import Fault, GitHubServer, build_fixture
-from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
-from training_job.train import run
 from triage.adapters.github.client import GitHubClient
 from triage.adapters.github.settings import GitHubSettings
 from triage.app.bootstrap import Services, build_services
@@ -26,14 +24,6 @@ from triage.ports.records import PREDICTIONS
 
 REPO = "dotnet/corefx"
 BOT = "issue-triage[bot]"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue], tiny_encoder: Path) -> Path:
-    root = tmp_path_factory.mktemp("relabel-model")
-    write_dataset(root / "ds", three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
-    run(tiny_config(root / "ds", root / "model", tiny_encoder))
-    return root / "model"
 
 
 @pytest.fixture()
@@ -51,8 +41,8 @@ def services(tmp_path: Path, server: GitHubServer, model_dir: Path) -> Services:
     return s
 
 
-def test_a_chunk_scored_at_once_scores_each_issue_as_alone(model_dir: Path, corefx_issues: list[Issue]) -> None:
-    model = Classifier.from_dir(model_dir)
+def test_a_chunk_scored_at_once_scores_each_issue_as_alone(tiny_area_model: Path, corefx_issues: list[Issue]) -> None:
+    model = Classifier.from_dir(tiny_area_model)
     pairs = [(i.title, i.body) for i in corefx_issues[:SCORE_CHUNK + 5]] + [("", ""), ("x" * 5000, "🐛" * 300)]
     together = model.scores_many(pairs)
     worst = 0.0
@@ -67,13 +57,13 @@ def test_a_chunk_scored_at_once_scores_each_issue_as_alone(model_dir: Path, core
 
 
 def test_relabel_takes_the_open_issues_no_human_labeled_and_counts_a_failure(
-        tmp_path: Path, server: GitHubServer, model_dir: Path) -> None:
-    s = services(tmp_path, server, model_dir)
+        tmp_path: Path, server: GitHubServer, tiny_area_model: Path) -> None:
+    s = services(tmp_path, server, tiny_area_model)
     numbers = sorted(server.fixture.numbers)
     issues = [Issue(REPO, n, server.issue(n)["title"], server.issue(n)["body"] or "") for n in numbers]
     closed, labeled = numbers[0], numbers[1]
     issues[0] = Issue(REPO, closed, issues[0].title, issues[0].body, state="closed")
-    model = Classifier.from_dir(model_dir)
+    model = Classifier.from_dir(tiny_area_model)
     issues[1] = Issue(REPO, labeled, issues[1].title, issues[1].body, labels=(model.labels[0],))
     ingest(issues, s.blobs, s.docs)
     # Every label but one applied whenever it is the top one: some issues labeled, some not.

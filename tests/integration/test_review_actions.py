@@ -26,8 +26,6 @@ from functions import _runtime
 from tests.conftest import user_function
 from tests.durable_double import FakeDurableClient, call_with_client
 from tests.github_server import GitHubServer, build_fixture
-from tests.integration.test_training_job import three_areas, tiny_config, write_dataset
-from training_job.train import run
 from triage.app.abstain import applied_markers
 from triage.domain.issues import Issue
 from triage.learning.registry import read_pointer, upload_model, write_pointer
@@ -44,16 +42,8 @@ EAGER = "dry_run: false\nthresholds: {default: 0.01}\n"
 NEEDS = "needs-area-label"
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue], tiny_encoder: Path) -> Path:
-    root = tmp_path_factory.mktemp("review-model")
-    write_dataset(root / "ds", three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
-    run(tiny_config(root / "ds", root / "model", tiny_encoder))
-    return root / "model"
-
-
 @pytest.fixture()
-def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_dir: Path) -> Iterator[GitHubServer]:
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_area_model: Path) -> Iterator[GitHubServer]:
     with GitHubServer(build_fixture(limit=30)) as srv:
         srv.add_token("bot-token", BOT, actor_type="Bot")
         srv.set_file(".github/issue-triage.yml", EAGER)
@@ -67,7 +57,7 @@ def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_dir: Path) -> 
             monkeypatch.setenv(key, value)
         restart()
         s = _runtime.services()
-        manifest = upload_model(s.blobs, s.docs, model_dir)
+        manifest = upload_model(s.blobs, s.docs, tiny_area_model)
         write_pointer(s.blobs, REPO, manifest["version"], None, None, "review tests")
         LOGIN_THROTTLE.reset()
         yield srv
@@ -330,12 +320,12 @@ def test_a_delayed_request_leaves_the_issue_to_a_human_who_labeled_it(server: Gi
     assert record["kind"] == "humans-first" and "a human labeled the issue" in record["reasons"][0]
 
 
-def test_an_edit_swaps_the_bots_label_when_the_prediction_changes(server: GitHubServer, model_dir: Path,
+def test_an_edit_swaps_the_bots_label_when_the_prediction_changes(server: GitHubServer, tiny_area_model: Path,
                                                                   corefx_issues: list[Issue]) -> None:
     from triage.ml.model import Classifier
 
     server.set_file(".github/issue-triage.yml", EAGER + "relabel_on_edit: true\n")
-    classifier = Classifier.from_dir(model_dir)
+    classifier = Classifier.from_dir(tiny_area_model)
 
     def best(title: str, body: str) -> str:
         return max(classifier.scores(title, body).items(), key=lambda item: item[1])[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,26 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
     """Write ``records`` as JSON Lines (UTF-8) and return ``path``."""
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+@dataclass
+class SureModel:
+    """A stand-in classifier sure (``score``) of ``best``, the rest spread evenly over the other ``labels``; no
+    lexical half, so no words behind a label."""
+
+    best: str = "area-Net"
+    labels: list[str] = field(default_factory=lambda: ["area-Net", "area-IO", "area-Meta"])
+    score: float = 0.97
+    single_label: bool = True
+    version: str = "v1"
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {label: 0.5 for label in self.labels}
+
+    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
+        return []
+
+    def scores(self, title: str, body: str) -> dict[str, float]:
+        rest = (1 - self.score) / max(len(self.labels) - 1, 1)
+        return {label: self.score if label == self.best else rest for label in self.labels}

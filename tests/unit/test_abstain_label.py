@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fake_github import FakeGitHub
+from tests.unit.helpers import SureModel
 from triage.adapters.local.queue import SqliteQueue
 from triage.app.abstain import TIDY_REASON, applied_markers, plan
 from triage.app.bootstrap import Services, build_services
@@ -35,33 +35,18 @@ SECRET = "s" * 32
 NEEDS = "needs-area-label"
 
 
-@dataclass
-class Sure:
+def sure_model(score: float = 0.97) -> SureModel:
     """A stand-in classifier: ``score`` for ``area-Net``, the rest spread over the other labels."""
-
-    score: float = 0.97
-    labels: list[str] = field(default_factory=lambda: ["area-Net", "area-IO", "type-bug"])
-    single_label: bool = True
-    version: str = "v1"
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        return {label: 0.5 for label in self.labels}
-
-    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
-        return []  # no lexical half: no words to show
-
-    def scores(self, title: str, body: str) -> dict[str, float]:
-        return {label: self.score if label == "area-Net" else (1 - self.score) / 2 for label in self.labels}
+    return SureModel(labels=["area-Net", "area-IO", "type-bug"], score=score)
 
 
-UNSURE = Sure(0.4)
+UNSURE = sure_model(0.4)
 
 
 class Fixed(ModelCache):
     """The model cache with one stand-in model for every repository."""
 
-    def __init__(self, model: Sure) -> None:
+    def __init__(self, model: SureModel) -> None:
         super().__init__()
         self.model = model
 
@@ -115,7 +100,7 @@ def test_a_confident_decision_does_not_apply_it(tmp_path: Path) -> None:
     github = configured(f"dry_run: false\nabstain_label: {NEEDS}\n")
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], Sure())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], sure_model())  # type: ignore[arg-type]
     assert names(github, number) == ["area-Net"]
 
 
@@ -134,7 +119,7 @@ def test_per_group_labels_only_for_the_groups_left_empty(tmp_path: Path) -> None
     github = configured(config)
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], Sure())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], sure_model())  # type: ignore[arg-type]
     assert sorted(names(github, number)) == ["area-Net", "needs-type"], "area is labeled, type is not"
     assert len([c for c in github.calls if c.startswith("POST")]) == 1, "one call for both labels"
     typed = github.open_issue("Crash", labels=["type-bug"])

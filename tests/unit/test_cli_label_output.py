@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_training_job import AREAS, three_areas, tiny_config, write_dataset
-from training_job.train import run
+from tests.integration.test_training_job import AREAS
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.app.writers import DryRunWriter
 from triage.cli.main import main
@@ -24,22 +23,13 @@ from triage.learning.registry import upload_model, write_pointer
 REPO = "dotnet/corefx"
 
 
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory, corefx_issues: list[Issue], tiny_encoder: Path) -> Path:
-    """A real (tiny) ONNX model over three corefx areas."""
-    root = tmp_path_factory.mktemp("label-cli-model")
-    write_dataset(root / "ds", three_areas(corefx_issues, 20), test_fraction=0.2, validation_fraction=0.2)
-    run(tiny_config(root / "ds", root / "model", tiny_encoder))
-    return root / "model"
-
-
 @pytest.fixture()
-def home(tmp_path: Path, model_folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, tiny_area_model: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """TRIAGE_HOME with the tiny model stored and promoted."""
     home = tmp_path / "home"
     monkeypatch.setenv("TRIAGE_HOME", str(home))
     blobs = LocalBlobStore(home / "blobs")
-    manifest = upload_model(blobs, SqliteDocumentStore(home / "triage.db"), model_folder)
+    manifest = upload_model(blobs, SqliteDocumentStore(home / "triage.db"), tiny_area_model)
     write_pointer(blobs, REPO, manifest["version"], None, None, "test")
     return home
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fake_github import FakeGitHub
+from tests.unit.helpers import SureModel
 from triage.adapters.local.queue import SqliteQueue
 from triage.app.bootstrap import Services, build_services
 from triage.app.humans_first import human_assignees
@@ -34,27 +34,6 @@ from triage.ports.records import PREDICTIONS
 REPO = "octo/widgets"
 BOT = "issue-triage[bot]"
 SECRET = "s" * 32
-
-
-@dataclass
-class Picks:
-    """A stand-in classifier sure of ``best`` (the area the text reads as now)."""
-
-    best: str = "area-Net"
-    score: float = 0.97
-    labels: list[str] = field(default_factory=lambda: ["area-Net", "area-IO", "area-Meta"])
-    single_label: bool = True
-    version: str = "v1"
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        return {label: 0.5 for label in self.labels}
-
-    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
-        return []  # no lexical half: no words to show
-
-    def scores(self, title: str, body: str) -> dict[str, float]:
-        return {label: self.score if label == self.best else (1 - self.score) / 2 for label in self.labels}
 
 
 class Clock:
@@ -140,7 +119,7 @@ def test_a_human_label_during_the_delay_wins(tmp_path: Path) -> None:
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     github.label(number, "area-IO", "maintainer")  # during the delay
-    decision = label_batch(s, REPO, [number], Picks(), delayed=True)["decisions"][0]  # type: ignore[arg-type]
+    decision = label_batch(s, REPO, [number], SureModel(), delayed=True)["decisions"][0]  # type: ignore[arg-type]
     assert decision.abstained and "a human labeled the issue (area-IO)" in decision.reasons[0]
     (record,) = s.docs.query(PREDICTIONS, REPO, number=number)
     assert record["kind"] == "humans-first" and names(github, number) == ["area-IO"]
@@ -154,7 +133,7 @@ def test_a_human_assignment_during_the_delay_wins_a_bots_does_not(tmp_path: Path
     assign(github, routed, "bob", "router[bot]", "Bot")
     assign(github, undone, "carol", "maintainer")
     assign(github, undone, "carol", "maintainer", action="unassigned")
-    decisions = label_batch(s, REPO, [taken, routed, undone], Picks(), delayed=True)["decisions"]  # type: ignore[arg-type]
+    decisions = label_batch(s, REPO, [taken, routed, undone], SureModel(), delayed=True)["decisions"]  # type: ignore[arg-type]
     assert decisions[0].abstained and "a human assigned alice" in decisions[0].reasons[0]
     assert names(github, taken) == [] and names(github, routed) == ["area-Net"] and names(github, undone) == ["area-Net"]
 
@@ -164,7 +143,7 @@ def test_an_old_assignment_does_not_stop_a_delayed_edit(tmp_path: Path) -> None:
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     assign(github, number, "alice", "maintainer")  # long before the edit
-    label_batch(s, REPO, [number], Picks(), reason="edited", delayed=True)  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel(), reason="edited", delayed=True)  # type: ignore[arg-type]
     assert names(github, number) == ["area-Net"]
 
 
@@ -173,7 +152,7 @@ def test_without_the_delay_an_assigned_issue_is_labeled_as_before(tmp_path: Path
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     assign(github, number, "alice", "maintainer")
-    label_batch(s, REPO, [number], Picks())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel())  # type: ignore[arg-type]
     assert names(github, number) == ["area-Net"]
 
 
@@ -208,13 +187,13 @@ def test_an_edit_swaps_the_bots_untouched_label(tmp_path: Path) -> None:
     github = world(RELABEL)
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], Picks())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel())  # type: ignore[arg-type]
     github.edit_issue(number, body="Actually it is File.Move")
-    decision = label_batch(s, REPO, [number], Picks("area-IO"), reason="edited")["decisions"][0]  # type: ignore[arg-type]
+    decision = label_batch(s, REPO, [number], SureModel("area-IO"), reason="edited")["decisions"][0]  # type: ignore[arg-type]
     assert names(github, number) == ["area-IO"] and decision.add[0][0] == "area-IO"
     assert any("replaces the bot's area-Net" in r for r in decision.reasons)
     assert f"DELETE /repos/{REPO}/issues/{number}/labels/area-Net" in github.calls
-    again = label_batch(s, REPO, [number], Picks("area-IO"), reason="edited")["decisions"][0]  # type: ignore[arg-type]
+    again = label_batch(s, REPO, [number], SureModel("area-IO"), reason="edited")["decisions"][0]  # type: ignore[arg-type]
     assert again.abstained and "the same labels" in again.reasons[0], "a retry changes nothing"
     assert len([c for c in github.calls if c.startswith("DELETE")]) == 1
     latest = max(s.docs.query(PREDICTIONS, REPO, number=number), key=lambda d: d["decided_at"])
@@ -226,7 +205,7 @@ def test_an_edit_never_takes_a_humans_label_nor_guesses(tmp_path: Path, case: st
     github = world("dry_run: false\n" if case == "switch off" else RELABEL)
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], Picks())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel())  # type: ignore[arg-type]
     if case == "human touched":  # removed and put back by a maintainer: now the maintainer's label
         github.label(number, "area-Net", "maintainer", action="unlabeled")
         github.label(number, "area-Net", "maintainer")
@@ -234,7 +213,7 @@ def test_an_edit_never_takes_a_humans_label_nor_guesses(tmp_path: Path, case: st
         github.label(number, "area-Meta", "maintainer")
     elif case == "dry run":
         github.files[CONFIG_PATH] = "relabel_on_edit: true\n"
-    model = Picks("area-IO", score=0.4 if case == "unsure" else 0.97)
+    model = SureModel("area-IO", score=0.4 if case == "unsure" else 0.97)
     reason = "transferred" if case == "transferred" else "edited"
     before = list(names(github, number))
     decision = label_batch(s, REPO, [number], model, reason=reason)["decisions"][0]  # type: ignore[arg-type]
@@ -252,7 +231,7 @@ def test_a_webhook_lock_on_the_bots_label_counts_as_touched(tmp_path: Path) -> N
     github = world(RELABEL)
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], Picks())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel())  # type: ignore[arg-type]
     record_label_event(s.docs, REPO, number, "area-Net", "labeled", "maintainer", None, "d-1")  # re-applied by hand
-    label_batch(s, REPO, [number], Picks("area-IO"), reason="edited")  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], SureModel("area-IO"), reason="edited")  # type: ignore[arg-type]
     assert names(github, number) == ["area-Net"]

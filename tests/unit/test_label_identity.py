@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fake_github import FakeGitHub
-from tests.unit.test_labeling_rules import AreaModel, services
+from tests.unit.test_labeling_rules import area_model, services
 from triage.app.labeling import label_batch
 from triage.domain.repo_config import CONFIG_PATH
 from triage.learning.feedback import label_names, record_label_event
@@ -60,7 +60,7 @@ class Scenario:
     def request(self, fresh_model: bool) -> None:
         # a model trained on today's names (mostly those this issue has seen), or one trained before the renames
         pick = self._likely(sorted(self.ids) or POOL) if fresh_model else self.first
-        label_batch(self.s, REPO, [self.number], AreaModel(pick, [pick, "area-Other"],  # type: ignore[arg-type]
+        label_batch(self.s, REPO, [self.number], area_model(pick, [pick, "area-Other"],  # type: ignore[arg-type]
                                                             version="v2" if fresh_model else "v1"))
 
     def remove(self) -> None:

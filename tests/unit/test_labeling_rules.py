@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fake_github import FakeGitHub
+from tests.unit.helpers import SureModel
 from triage.app import telemetry
 from triage.app.bootstrap import Services, build_services
 from triage.app.labeling import ModelCache, label_batch, label_request
@@ -27,24 +27,9 @@ REPO = "octo/widgets"
 LIVE = "dry_run: false\n"
 
 
-@dataclass
-class AreaModel:
+def area_model(label: str = "area-Old", labels: list[str] | None = None, version: str = "v1") -> SureModel:
     """A stand-in classifier that is sure of one area label (named as when it was trained)."""
-
-    label: str = "area-Old"
-    labels: list[str] = field(default_factory=lambda: ["area-Old", "area-Other"])
-    single_label: bool = True
-    version: str = "v1"
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        return {label: 0.5 for label in self.labels}
-
-    def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
-        return []  # no lexical half: no words to show
-
-    def scores(self, title: str, body: str) -> dict[str, float]:
-        return {label: 0.97 if label == self.label else 0.03 for label in self.labels}
+    return SureModel(label, labels or ["area-Old", "area-Other"], version=version)
 
 
 def services(tmp_path: Path, github: FakeGitHub, repositories: tuple[str, ...] = ()) -> Services:
@@ -68,7 +53,7 @@ def posts(github: FakeGitHub, what: str = "labels") -> list[str]:
 def test_a_label_removed_under_its_old_name_is_not_added_under_its_new_one(tmp_path: Path, github: FakeGitHub) -> None:
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]
     assert github.issues[number]["labels"] == [{"name": "area-Old"}]
     github.label(number, "area-Old", "maintainer", action="unlabeled")  # the human removes the bot's label
     from triage.learning.feedback import record_label_event
@@ -77,7 +62,7 @@ def test_a_label_removed_under_its_old_name_is_not_added_under_its_new_one(tmp_p
     s.docs.upsert(LabelRecord.container, LabelRecord(id="area-Old", repo=REPO, name="area-Old",
                                                       renamed_to="area-A").to_doc())
     s.docs.upsert(LabelRecord.container, LabelRecord(id="area-A", repo=REPO, name="area-A").to_doc())
-    for model in (AreaModel(), AreaModel("area-A", ["area-A", "area-Other"], version="v2")):
+    for model in (area_model(), area_model("area-A", ["area-A", "area-Other"], version="v2")):
         decision = label_batch(s, REPO, [number], model)["decisions"][0]  # type: ignore[arg-type]
         assert decision.abstained and any("removed by a human" in r for r in decision.reasons), decision.reasons
     assert len(posts(github)) == 1 and github.issues[number]["labels"] == []
@@ -88,11 +73,11 @@ def test_the_labeler_writes_the_current_name_and_never_a_deleted_label(tmp_path:
     s.docs.upsert(LabelRecord.container, LabelRecord(id="area-Old", repo=REPO, name="area-Old",
                                                       renamed_to="area-A").to_doc())
     renamed = github.open_issue("Socket hangs")
-    label_batch(s, REPO, [renamed], AreaModel())  # type: ignore[arg-type]
+    label_batch(s, REPO, [renamed], area_model())  # type: ignore[arg-type]
     assert github.issues[renamed]["labels"] == [{"name": "area-A"}], "GitHub would re-create the old name"
     s.docs.upsert(LabelRecord.container, LabelRecord(id="area-A", repo=REPO, name="area-A", deleted=True).to_doc())
     deleted = github.open_issue("Socket hangs again")
-    decision = label_batch(s, REPO, [deleted], AreaModel())["decisions"][0]  # type: ignore[arg-type]
+    decision = label_batch(s, REPO, [deleted], area_model())["decisions"][0]  # type: ignore[arg-type]
     assert decision.abstained and github.issues[deleted]["labels"] == []
 
 
@@ -102,7 +87,7 @@ def test_a_second_request_keeps_the_decision_that_applied_the_label(tmp_path: Pa
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     for _ in range(3):  # opened, then an edit, then a retry of a message that had succeeded
-        label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]
+        label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]
     (record,) = s.docs.query(PREDICTIONS, REPO, number=number)
     assert record["add"][0]["label"] == "area-Old" and record["applied"] and len(posts(github)) == 1
     github.label(number, "area-Old", "maintainer", action="unlabeled")
@@ -140,8 +125,8 @@ def test_a_retry_after_a_crash_marks_the_decision_without_writing_twice(tmp_path
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     with pytest.raises(ConnectionError):
-        label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]
-    label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]  (the queue's retry)
+        label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]  (the queue's retry)
     (record,) = s.docs.query(PREDICTIONS, REPO, number=number)
     assert record["applied"] and record["add"][0]["label"] == "area-Old" and len(posts(github)) == 1
 
@@ -167,9 +152,9 @@ def test_one_comment_under_retries(tmp_path: Path) -> None:
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
     with pytest.raises(GitHubError):
-        label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]
-    label_batch(s, REPO, [number], AreaModel())  # type: ignore[arg-type]
-    label_batch(s, REPO, [number], AreaModel(version="v2"))  # type: ignore[arg-type]
+        label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], area_model())  # type: ignore[arg-type]
+    label_batch(s, REPO, [number], area_model(version="v2"))  # type: ignore[arg-type]
     assert len([c for c in github.comments[number] if COMMENT_MARKER in c["body"]]) == 1
 
 
@@ -191,7 +176,7 @@ def test_one_comment_under_two_concurrent_workers(tmp_path: Path) -> None:
 
     def worker() -> None:
         barrier.wait()
-        label_batch(s, REPO, numbers, AreaModel())  # type: ignore[arg-type]
+        label_batch(s, REPO, numbers, area_model())  # type: ignore[arg-type]
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -208,11 +193,11 @@ def test_the_config_of_another_tool_at_the_legacy_path_is_not_ours(tmp_path: Pat
     github.files[LEGACY_CONFIG_PATH] = "area:techdocs:\n  - '(techdocs|TechDocs)'\nbug:\n  - 'crash'\n"
     s = services(tmp_path, github)
     number = github.open_issue("Socket hangs")
-    decision = label_batch(s, REPO, [number], AreaModel())["decisions"][0]  # type: ignore[arg-type]
+    decision = label_batch(s, REPO, [number], area_model())["decisions"][0]  # type: ignore[arg-type]
     assert decision.add and repo_status(s, REPO)["config_error"] is None
     assert posts(github) == [], "defaults: dry run"
     github.files[LEGACY_CONFIG_PATH] = LIVE  # an old config of ours is still read
-    label_batch(s, REPO, [github.open_issue("Socket hangs again")], AreaModel())  # type: ignore[arg-type]
+    label_batch(s, REPO, [github.open_issue("Socket hangs again")], area_model())  # type: ignore[arg-type]
     assert len(posts(github)) == 1
 
 
@@ -236,7 +221,7 @@ def test_an_invalid_config_never_poisons_and_shows_on_the_status(tmp_path: Path,
 
 class FixedCache(ModelCache):
     def get(self, s: Services, repo: str) -> Any:
-        return AreaModel()
+        return area_model()
 
 
 # --- no model yet, not configured, names in any case (item 14) --------------------------------------------------
