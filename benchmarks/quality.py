@@ -96,7 +96,8 @@ def train_and_score(train: list[dict[str, Any]], test: list[dict[str, Any]], rep
     metrics = manifest["metrics"]["test"]
     return {"raw": metrics["raw"], "at_thresholds": metrics["at_thresholds"], "seconds": seconds,
             "train_seconds": manifest["training"]["seconds"], "served_file": manifest["serving"]["file"],
-            "int8_f1_delta": manifest["serving"]["int8_macro_f1_delta"]["test"]}
+            "int8_f1_delta": manifest["serving"]["int8_macro_f1_delta"]["test"],
+            "candidates": manifest["serving"].get("candidates", {}), "distillation": manifest.get("distillation")}
 
 
 def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
@@ -183,7 +184,8 @@ def area(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         "coverage_at_target": at["coverage"], "precision_at_target": at["precision_when_labeled"],
         "target_precision": config.args.target_precision, "train_seconds": result["train_seconds"],
         "test_issues": result["raw"]["n"], "served_file": result["served_file"],
-        "int8_f1_delta": result["int8_f1_delta"],
+        "int8_f1_delta": result["int8_f1_delta"], "candidates": result["candidates"],
+        "distillation": result["distillation"],
     }
 
 
@@ -250,6 +252,11 @@ def _ks(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["routing"]:  # the assignee model: its own options (python -m benchmarks.routing --help)
+        from benchmarks.routing import main as routing
+
+        return routing(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=("nlbse", "area", "coldstart"))
     parser.add_argument("--train", type=Path, required=True)
@@ -278,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--encoder-layers", type=int, default=0, help="encoder layers to keep (default 0: all)")
+    parser.add_argument("--distil-layers", type=int, default=0, metavar="N",
+                        help="also distil an N-layer student, served if it holds up on validation (default 0: off)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
@@ -291,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         arguments = TrainingArguments(base_model=args.base_model, epochs=args.epochs, max_tokens=args.max_tokens,
                                       encoder_layers=args.encoder_layers, batch_size=args.batch_size,
-                                      learning_rate=args.learning_rate, seed=args.seed)
+                                      learning_rate=args.learning_rate, seed=args.seed,
+                                      distil_layers=args.distil_layers)
     except ConfigError as exc:
         parser.error(str(exc))
     config = TrainConfig(data=Path("."), output=Path("."), args=arguments, device=args.device, progress=False,
@@ -300,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"] = machine()
     result["config"] = {"base_model": args.base_model or "all-MiniLM-L6-v2 (bundled)", "epochs": args.epochs,
                         "max_tokens": args.max_tokens, "encoder_layers": args.encoder_layers,
+                        "distil_layers": args.distil_layers,
                         "batch_size": args.batch_size, "learning_rate": args.learning_rate}
     keys = [k for k, v in result.items() if isinstance(v, (int, float))]
     print(table([[k, result[k]] for k in keys], ["measure", "value"]))

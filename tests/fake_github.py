@@ -204,6 +204,12 @@ class FakeGitHub:
         for name in labels:
             self.label(number, name, self.bot_login, "Bot")
 
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        issue = self._issue(repo, number, f"POST /repos/{repo}/issues/{number}/assignees {list(logins)}")
+        have = [user["login"] for user in issue.setdefault("assignees", [])]
+        issue["assignees"] += [{"login": login, "type": "User"} for login in logins if login not in have]
+        return [user["login"] for user in issue["assignees"]]
+
     def remove_label(self, repo: str, number: int, label: str) -> bool:
         issue = self._issue(repo, number, f"DELETE /repos/{repo}/issues/{number}/labels/{label}")
         if all(existing["name"] != label for existing in issue["labels"]):

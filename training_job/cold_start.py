@@ -27,10 +27,12 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
     from transformers import AutoModel, AutoTokenizer
 
     from training_job.modeling import PrototypeClassifier, embed, export_onnx
+    from training_job.neighbours import write_neighbours
     from training_job.train import _sha256, code_version, default_base_model, model_folder
     from triage.ml import cold_start
     from triage.ml.metrics import confusion, evaluate, indicator
     from triage.ml.model import Classifier
+    from triage.ml.neighbours import NEIGHBOURS_FILE
     from triage.ml.report import write_model_card
 
     labels: list[str] = dataset["labels"]
@@ -85,14 +87,17 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
         card = {**metrics["test"], "confusion": confusion(truth["test"], probs["test"]).tolist(), "labels": labels}
         for result in metrics.values():
             result.pop("curve")
+        neighbours = write_neighbours(partial, manifest, train + splits.get("validation", []))
         manifest.update({
             "metrics": metrics,
+            "neighbours": neighbours,
             "training": {"arguments": {"base_model": config.args.base_model, "max_tokens": max_tokens,
                                        "target_precision": config.args.target_precision},
                          "device": "cpu", "precision": "fp32", "steps": 0, "planned_steps": 0, "examples_seen": 0,
                          "epochs_run": 0, "seconds": round(seconds, 2), "examples_per_second": None,
                          "stopped_by_budget": False, "train_size": len(train)},
-            "files": {name: _sha256(partial / name) for name in ("model.onnx", "tokenizer.json")},
+            "files": {name: _sha256(partial / name)
+                      for name in ("model.onnx", "tokenizer.json", *([NEIGHBOURS_FILE] if neighbours else []))},
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": code_version(),
         })

@@ -29,7 +29,11 @@ class IssueClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape (batch, num_labels)."""
-        return self.head(self.dropout(self.pool(input_ids, attention_mask)))
+        return self.classify(self.pool(input_ids, attention_mask))
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits from the pooled encoder output."""
+        return self.head(self.dropout(pooled))
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The mean-pooled encoder output, shape (batch, hidden)."""
@@ -51,9 +55,23 @@ class PrototypeClassifier(IssueClassifier):
             self.head.weight.copy_(prototypes * temperature)
             self.head.bias.zero_()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (batch, num_labels)."""
-        return self.head(nn.functional.normalize(self.pool(input_ids, attention_mask), dim=-1))
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits from the pooled encoder output: scaled cosines to the prototypes."""
+        return self.head(nn.functional.normalize(pooled, dim=-1))
+
+
+class WithEmbedding(nn.Module):
+    """What is exported: a classifier's logits and the unit-length pooled embedding they came from (one run gives
+    both; serving finds similar past issues with the second)."""
+
+    def __init__(self, model: IssueClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (batch, num_labels), embedding (batch, hidden))."""
+        pooled = self.model.pool(input_ids, attention_mask)
+        return self.model.classify(pooled), nn.functional.normalize(pooled, dim=-1)
 
 
 @torch.no_grad()
@@ -100,7 +118,8 @@ def keep_layers(encoder: nn.Module, layers: int) -> None:
 
 
 def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:
-    """Export ``model`` (on the CPU, in eval mode) to ONNX with dynamic batch and sequence axes."""
+    """Export ``model`` (on the CPU, in eval mode) to ONNX with dynamic batch and sequence axes; outputs ``logits``
+    and ``embedding`` (:class:`WithEmbedding`)."""
     model = model.to("cpu").eval()
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
@@ -110,9 +129,15 @@ def export_onnx(model: IssueClassifier, path: Path, max_tokens: int) -> None:
         # The exporter's internals emit deprecation and naming notices that are not ours to fix.
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (ids, mask), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            WithEmbedding(model), (ids, mask), input_names=["input_ids", "attention_mask"],
+            output_names=["logits", "embedding"],
             dynamic_shapes=({0: batch, 1: seq}, {0: batch, 1: seq}), dynamo=True, verbose=False,
         )
+        graph = program.model.graph
+        for node in graph.all_nodes():  # the exporter names the token-embedding lookup "embedding" too
+            for value in node.outputs:
+                if value.name == "embedding" and value is not graph.outputs[1]:
+                    value.name = "token_embedding"
         program.save(str(path))
 
 

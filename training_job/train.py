@@ -7,7 +7,9 @@ Usage::
 ``DATASET_DIR`` holds ``train.jsonl``, ``validation.jsonl``, ``test.jsonl`` and
 ``manifest.json`` as written by ``triage dataset``. ``MODEL_DIR`` must not exist; it is
 created complete or not at all, with ``model.onnx`` (served), ``tokenizer.json``,
-``hf/`` (the fine-tuned weights), and ``manifest.json`` (written last).
+``hf/`` (the fine-tuned weights), ``neighbours.npz`` (the labeled issues' embeddings, for similar
+past issues) and ``manifest.json`` (written last). With ``--distil-layers N`` it also holds
+``student.onnx`` and ``student.int8.onnx``, a shallower student; the manifest's ``serving`` names the file served.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -114,9 +116,13 @@ def run(config: TrainConfig) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from training_job.distil import write_student
     from training_job.modeling import IssueClassifier, export_onnx, quantize_int8
+    from training_job.neighbours import write_neighbours
+    from training_job.serving_choice import relative_cost
     from triage.ml.metrics import confusion, evaluate, indicator, pick_thresholds
     from triage.ml.model import Classifier
+    from triage.ml.neighbours import NEIGHBOURS_FILE
     from triage.ml.report import write_model_card
 
     # An existing empty folder is allowed: Azure ML mounts the job's output folder before it starts.
@@ -203,6 +209,12 @@ def run(config: TrainConfig) -> dict[str, Any]:
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     bar.close()
     train_seconds = time.monotonic() - started
+    distilled = None
+    if config.args.distil_layers:
+        from training_job.distil import distil_for_job
+
+        distilled = distil_for_job(config, model, tokenizer, texts, y_train, weights if single else None, single,
+                                   device, deadline)
 
     with model_folder(config.output) as partial:
         model.eval()
@@ -228,14 +240,18 @@ def run(config: TrainConfig) -> dict[str, Any]:
             "thresholds": {"per_label": {label: 1.0 for label in labels}},
         }
         quantize_int8(partial / "model.onnx", partial / "model.int8.onnx")
+        depth = int(manifest["encoder_layers"] or 1)
+        costs = {"model.onnx": relative_cost(depth, False), "model.int8.onnx": relative_cost(depth, True)}
+        if distilled is not None:
+            costs |= write_student(distilled, partial, config.args.max_tokens)
         tokenizer_json = (partial / "tokenizer.json").read_text()
         truth = {name: indicator([r["labels"] for r in splits[name]], labels) for name in ("validation", "test")}
         candidates = {}
-        for file in ("model.onnx", "model.int8.onnx"):
+        for file in costs:
             served = Classifier(str(partial / file), tokenizer_json, manifest)
             candidates[file] = {name: served.encoder_proba([r["text"] for r in splits[name]])
                                 for name in ("validation", "test")}
-        probs, serving, ensemble = _serve(candidates, splits, truth, labels, single, partial)
+        probs, serving, ensemble = _serve(candidates, splits, truth, labels, single, partial, costs)
         thresholds = pick_thresholds(probs["validation"], truth["validation"], labels, config.args.target_precision, single)
         metrics = {}
         for name in ("validation", "test"):
@@ -244,8 +260,11 @@ def run(config: TrainConfig) -> dict[str, Any]:
                            "labels": labels}
         for result in metrics.values():
             result.pop("curve")
+        neighbours = write_neighbours(partial, {**manifest, "serving": serving}, splits["train"] + splits["validation"])
         manifest.update({
             "serving": serving,
+            "neighbours": neighbours,
+            "distillation": distilled.record if distilled is not None else None,
             "ensemble": ensemble,
             "thresholds": thresholds,
             "metrics": metrics,
@@ -263,7 +282,8 @@ def run(config: TrainConfig) -> dict[str, Any]:
                 "stopped_by_budget": stopped_by_budget,
                 "train_size": len(train_rows),
             },
-            "files": {name: _sha256(partial / name) for name in ("model.onnx", "model.int8.onnx", "tokenizer.json")},
+            "files": {name: _sha256(partial / name)
+                      for name in (*costs, "tokenizer.json", *([NEIGHBOURS_FILE] if neighbours else []))},
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": code_version(),
         })
@@ -329,26 +349,29 @@ def _blend(encoder: dict[str, np.ndarray], lexical: dict[str, np.ndarray], truth
 
 
 def _serve(candidates: dict[str, dict[str, np.ndarray]], splits: dict[str, list[dict[str, Any]]],
-           truth: dict[str, np.ndarray], labels: list[str], single: bool,
-           folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
-    """Decide what is served: the fp32 or the int8 encoder, blended with the lexical model.
+           truth: dict[str, np.ndarray], labels: list[str], single: bool, folder: Path,
+           costs: dict[str, float]) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
+    """Decide what is served: the fp32 or int8 encoder, or the distilled student's, blended with the lexical model.
 
-    The int8 file is served only if the blend loses at most MAX_INT8_LOSS macro-F1 on
-    validation **and** on test. Validation alone is too small to tell (on corefx it once
-    favoured an int8 model that lost 2.5 points on test); test is only a guard that can keep
-    fp32, never a way to pick anything else. Returns the served probabilities, the serving
-    record and the ensemble record.
+    The cheapest file (``costs``) whose blend loses at most MAX_INT8_LOSS macro-F1 against the fp32
+    teacher on validation **and** on test (:func:`training_job.serving_choice.choose_serving`): test is
+    only a guard that can rule a file out, never a way to pick one. Returns the served probabilities,
+    the serving record (with every candidate's scores) and the ensemble record.
     """
     from training_job.lexical import to_bytes
+    from training_job.serving_choice import choose_serving
 
     lexical_model, lexical = _fit_lexical(splits, labels, single)
     served = {file: _blend(encoder, lexical, truth, labels, single) for file, encoder in candidates.items()}
     f1 = {file: {name: _macro_f1(probs[name], truth[name], labels, single) for name in probs}
           for file, (probs, _) in served.items()}
     delta = {name: round(f1["model.onnx"][name] - f1["model.int8.onnx"][name], 4) for name in truth}
-    file = "model.int8.onnx" if max(delta.values()) <= MAX_INT8_LOSS else "model.onnx"
+    file = choose_serving(f1, costs, MAX_INT8_LOSS)
     probs, scores = served[file]
-    serving = {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS}
+    serving = {"file": file, "int8_macro_f1_delta": delta, "max_int8_loss": MAX_INT8_LOSS,
+               "candidates": {name: {"relative_cost": costs[name], **{f"{split}_macro_f1": round(value, 4)
+                                                                      for split, value in f1[name].items()}}
+                              for name in f1}}
     (folder / "lexical.npz").write_bytes(to_bytes(lexical_model))
     ensemble = {"encoder_weight": ENCODER_WEIGHT, "lexical_file": "lexical.npz", "features": "tf-idf word 1-2-grams",
                 "validation_macro_f1_by_weight": {str(w): round(v, 4) for w, v in scores.items()}}
@@ -394,6 +417,9 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--distil-layers", type=int, default=None, metavar="N",
+                        help="also distil the model into an N-layer student, served if it holds up (0: off); "
+                             "overrides the arguments file's distil_layers")
     ns = parser.parse_args(argv)
     try:
         arguments = TrainingArguments.from_json(ns.args.read_text()) if ns.args else TrainingArguments()
@@ -401,6 +427,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
         parser.error(f"cannot read --args {ns.args}: {exc.strerror}")
     except ConfigError as exc:
         parser.error(f"--args {ns.args}: {exc}")
+    if ns.distil_layers is not None:
+        try:
+            arguments = replace(arguments, distil_layers=ns.distil_layers)
+        except ConfigError as exc:
+            parser.error(f"--distil-layers {ns.distil_layers}: {exc}")
     return TrainConfig(data=ns.data, output=ns.output, version=ns.version, args=arguments, device=ns.device,
                        precision=ns.precision, threads=max(0, ns.threads), progress=ns.progress)
 

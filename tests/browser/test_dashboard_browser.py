@@ -6,7 +6,9 @@ promoted for real; GitHub is the loopback REST server. Decisions and feedback ar
 product's functions. The browser logs in with the token URL, reads the chart and the tables, confirms a
 prediction with JavaScript turned off (the feedback must land in the Cosmos emulator and move live
 precision), then asks for a dry-run prediction to be applied on GitHub and rejects another that the bot
-wrote: the label must appear on, then disappear from, the loopback GitHub's issues, written by the bot.
+wrote: the label must appear on, then disappear from, the loopback GitHub's issues, written by the bot. Owner
+routing shows too: who each decision routed the issue to, and live precision per assignee after a maintainer's
+unassignment (a correction) and closing (a confirmation).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import azure.functions as func
 import pytest
@@ -30,9 +33,16 @@ from triage.adapters.local.stores import LocalBlobStore
 from triage.app.bootstrap import Services
 from triage.app.decisions import mark_applied
 from triage.app.labeling import record_decision
+from triage.app.routing import route
+from triage.app.writers import DryRunWriter
 from triage.cli.main import main as cli_main
+from triage.domain.assign_payloads import AssignChange
+from triage.domain.assignments import AssignEvent
 from triage.domain.issues import Issue
-from triage.domain.policy import Policy, decide
+from triage.domain.policy import Decision, Policy, decide
+from triage.domain.repo_config import RepoConfig
+from triage.domain.routing_config import RoutingConfig
+from triage.learning.assignee_feedback import record_assign_change
 from triage.learning.feedback import record_review
 from triage.learning.live import live_quality
 from triage.learning.registry import read_pointer
@@ -123,6 +133,22 @@ def seed_decisions(s: Services, version: str, issues: list[Issue]) -> list[int]:
     return numbers
 
 
+def seed_routes(s: Services, numbers: list[int]) -> tuple[int, int]:
+    """Owner routing (dry run) on two labeled decisions, then a maintainer unassigns the first pick and closes the
+    second issue with it: one correction and one confirmation of alice."""
+    config = RepoConfig(routing=RoutingConfig(owners=(("*", ("alice", "bob")),)))
+    batch = SimpleNamespace(repo=REPO, config=config, docs=s.docs, writer=DryRunWriter(), dry_run=True, bot_login=BOT,
+                            assignee_model=None)
+    routed = [p for p in s.docs.query(PREDICTIONS, REPO) if p["add"] and p["number"] in numbers][:2]
+    for p in routed:
+        decision = Decision(REPO, p["number"], tuple((a["label"], a["score"]) for a in p["add"]), (), (), p["model_version"])
+        route(batch, Issue(REPO, p["number"], "t"), decision)  # type: ignore[arg-type]
+    first, second = routed[0]["number"], routed[1]["number"]
+    record_assign_change(s.docs, AssignChange(REPO, first, AssignEvent("unassigned", "alice", "carol"), (), "carol"), "d-1")
+    record_assign_change(s.docs, AssignChange(REPO, second, None, ("alice",), "carol"), "d-2")
+    return first, second
+
+
 def new_predictions(s: Services, version: str, github: GitHubServer) -> tuple[int, int]:
     """Two new issues on the loopback GitHub: one predicted in dry run, one whose label the bot wrote."""
     model = Classifier.from_store(s.blobs, model_prefix(REPO, version))
@@ -148,6 +174,7 @@ def test_maintainer_confirms_a_prediction_in_the_browser(app_env: Services, tmp_
     s = app_env
     version = promote_tiny_model(tmp_path, corefx_issues, tiny_encoder)
     numbers = seed_decisions(s, version, corefx_issues)
+    corrected_route, confirmed_route = seed_routes(s, numbers)
     predicted = {p["number"]: p["add"][0]["label"] for p in s.docs.query(PREDICTIONS, REPO) if p["add"]}
     assert len(predicted) == 5
     first, second = sorted(predicted)[:2]
@@ -182,6 +209,13 @@ def test_maintainer_confirms_a_prediction_in_the_browser(app_env: Services, tmp_
             table = page.locator("#decisions").inner_text()
             assert all(f"#{n}" in table for n in numbers) and "abstained" in table and "pending" in table
             assert "confirmed" in table and "corrected" in table
+            routed = page.locator("#decisions tbody tr", has_text=f"#{corrected_route}").inner_text()
+            assert "would assign (dry run) alice" in routed and "corrected" in routed
+            assert "would assign (dry run) alice" in page.locator("#decisions tbody tr",
+                                                                  has_text=f"#{confirmed_route}").inner_text()
+            assert page.locator("#routing-precision").inner_text() == "50.0%"
+            assert page.locator("#routing tbody tr").count() == 1
+            assert page.locator("#routing tbody tr").inner_text().split("\t")[:6] == ["alice", "2", "0", "1", "1", "50.0%"]
             if has_card:
                 assert page.locator("#card img").count() == 2
                 assert all(w > 0 for w in page.locator("#card img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)"))

@@ -76,6 +76,7 @@ class Repository:
         self.comments: dict[int, dict[str, Any]] = {}
         self.issue_comments: dict[int, list[int]] = {}
         self.files: dict[str, str] = {}
+        self.pull_files: dict[int, list[dict[str, Any]]] = {}  # a pull request's changed files (diff entries)
         self.gone: dict[int, str | tuple[int, int]] = {}  # "deleted" or (repository id, number) it moved to
         self.issues_enabled = True
         self.last_number = 0

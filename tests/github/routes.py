@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from tests.github import app_handlers as apps
+from tests.github import assign_handlers as assignees
 from tests.github import issue_handlers as issues
+from tests.github import pull_handlers as pulls
 from tests.github.replies import Ctx, HTTPError, Reply
 from tests.github.repository import Repository
 
@@ -70,6 +72,9 @@ def build_routes(server: GitHubServer) -> list[Route]:
         ("DELETE", ISSUE + r"/labels/(?P<label>.+)", "token", issues.remove_label),
         ("GET", ISSUE + r"/comments", "token", issues.list_comments),
         ("POST", ISSUE + r"/comments", "token", issues.create_comment),
+        ("POST", ISSUE + r"/assignees", "token", assignees.add_assignees),
+        ("DELETE", ISSUE + r"/assignees", "token", assignees.remove_assignees),
+        ("GET", rf"/pulls/(?P<number>{ID})/files", "token", pulls.pull_files),
         ("GET", r"/labels", "token", issues.labels),
         ("GET", r"/labels/(?P<label>.+)", "token", issues.get_label),
         ("GET", r"/contents/?(?P<path>.*)", "token", bound(apps.contents)),
@@ -113,7 +118,7 @@ def resolve(repos: Iterable[Repository], ctx: Ctx, raw_query: str) -> Repository
     if ctx.tail.startswith("/issues") and not repo.issues_enabled:
         raise HTTPError(410, "Issues are disabled for this repo", documentation_url=ISSUES_DOCS)
     number = int(ctx.params["number"]) if "number" in ctx.params else None
-    if number is not None and number in repo.gone:
+    if number is not None and number in repo.gone and ctx.tail.startswith("/issues"):  # a pull request never moves
         gone = repo.gone[number]
         if gone == "deleted":
             raise HTTPError(410, "This issue was deleted", documentation_url=ISSUES_DOCS)

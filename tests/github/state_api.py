@@ -12,6 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from tests.github import assign_handlers as assignees
+from tests.github import pull_handlers as pulls
 from tests.github.objects import user_object
 from tests.github.repository import Repository, World
 
@@ -114,6 +116,20 @@ class StateAPI:
             return self._render(self.primary.open_issue(title, body, user_object(user, actor_type), labels,
                                                         author_association))
 
+    def open_pull_request(self, title: str, body: str = "", files: Sequence[str | tuple[str, str]] = (),
+                          user: str = "new-contributor", draft: bool = False,
+                          author_association: str = "CONTRIBUTOR") -> dict[str, Any]:
+        """Open a pull request (the next number) changing ``files`` (paths, or (new, previous) for a rename);
+        ``GET /pulls/{number}/files`` lists them."""
+        with self._lock:
+            return self._render(pulls.open_pull_request(self.primary, title, body, user_object(user), files, draft,
+                                                         author_association))
+
+    def ready_for_review(self, number: int) -> dict[str, Any]:
+        """Mark the draft pull request ``number`` ready for review."""
+        with self._lock:
+            return self._render(pulls.mark_ready(self.primary, number))
+
     def edit_issue(self, number: int, title: str | None = None, body: str | None = None, state: str | None = None,
                    state_reason: str | None = None, actor: str | None = None,
                    actor_type: str = "User") -> dict[str, Any]:
@@ -141,6 +157,16 @@ class StateAPI:
         """Remove ``name`` as ``actor`` (``unlabeled`` event); False if the issue did not have it."""
         with self._lock:
             return self.primary.remove_label(number, name, user_object(actor, actor_type))
+
+    def assign(self, number: int, login: str, actor: str, actor_type: str = "User") -> bool:
+        """Assign ``login`` as ``actor`` (an ``assigned`` event); False if they already were."""
+        with self._lock:
+            return bool(assignees.assign(self.primary, number, [login], user_object(actor, actor_type)))
+
+    def unassign(self, number: int, login: str, actor: str, actor_type: str = "User") -> bool:
+        """Unassign ``login`` as ``actor`` (an ``unassigned`` event); False if they were not assigned."""
+        with self._lock:
+            return bool(assignees.unassign(self.primary, number, [login], user_object(actor, actor_type)))
 
     def add_comment(self, number: int, body: str, user: str = "new-reporter",
                     actor_type: str = "User") -> dict[str, Any]:

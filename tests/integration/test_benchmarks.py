@@ -43,7 +43,8 @@ def test_area_then_serving_on_the_kept_model(corefx_issues: list[Issue], tiny_en
     results = json.loads(out.read_text())
     assert set(results) == {"area", "serving"}  # merged into the same file
     serving = results["serving"]
-    for key in ("p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "cold_start_s", "peak_rss_mb", "int8_f1_delta"):
+    for key in ("p50_ms", "p95_ms", "p99_ms", "throughput_per_s", "cold_start_s", "peak_rss_mb", "int8_f1_delta",
+                "neighbours_p50_ms", "neighbours_share_true_label", "neighbours_chance", "neighbours_kb_per_1000"):
         assert isinstance(serving[key], (int, float)), key
     assert serving["served_file"] == "model.int8.onnx" and 0 < serving["p50_ms"] <= serving["p95_ms"] <= serving["p99_ms"]
 

@@ -1011,7 +1011,8 @@ ENDPOINTS = [("GET", ""), ("GET", "/issues"), ("POST", "/issues"), ("GET", "/iss
              ("POST", "/issues/{n}/comments"), ("GET", "/issues/{n}/events"), ("GET", "/issues/{n}/timeline"),
              ("GET", "/issues/events"), ("GET", "/issues/events/{id}"), ("GET", "/issues/comments"),
              ("GET", "/issues/comments/{id}"), ("PATCH", "/issues/comments/{id}"), ("DELETE", "/issues/comments/{id}"),
-             ("GET", "/labels"), ("GET", "/labels/{label}"), ("GET", "/contents/{text}"), ("GET", "/installation")]
+             ("GET", "/labels"), ("GET", "/labels/{label}"), ("GET", "/contents/{text}"), ("GET", "/installation"),
+             ("GET", "/pulls/{n}/files")]
 TAILS = sorted({tail for _, tail in ENDPOINTS} | {"/{text}"})
 ODD = st.sampled_from(["0", "1", "99999999999999999999", "٣", "-1", "%2F", "..", "", "%F0%9F%90%9B", "a%00b"]) | \
     st.text(max_size=8).map(lambda text: quote(text, safe=""))

@@ -102,13 +102,26 @@ def documented(event: str, p: dict[str, Any]) -> tuple[int, str, dict[str, Any]]
                                   "number": target["new_issue"]["number"], "reason": action}
         return 200, "queue", {"repo": p["repository"]["full_name"].lower(), "number": p["issue"]["number"],
                               "reason": action}
-    if event == "issues" and action in ("labeled", "unlabeled"):
-        sender = p["sender"]
+    if event == "pull_request" and action in ("opened", "reopened", "ready_for_review", "edited"):
+        if action == "edited" and not {"title", "body"} & set(p.get("changes") or {}):
+            return 202, "none", {}
+        if action != "ready_for_review" and p["pull_request"].get("draft"):
+            return 202, "none", {}
+        return 200, "queue", {"repo": p["repository"]["full_name"].lower(), "number": p["pull_request"]["number"],
+                              "reason": action}
+    if event in ("issues", "pull_request") and action in ("labeled", "unlabeled"):
+        sender, item = p["sender"], p["issue" if event == "issues" else "pull_request"]
         if not p.get("label") or sender["type"] == "Bot" or sender["login"].endswith("[bot]") \
+                or item.get("performed_via_github_app"):
+            return 202, "none", {}
+        return 200, "feedback", {"number": item["number"], "label": p["label"]["name"], "action": action,
+                                 "actor": sender["login"]}
+    if event == "issues" and action in ("assigned", "unassigned", "closed"):  # judges the bot's owner routing
+        sender, judged = p["sender"], p.get("assignee") if action != "closed" else p["issue"].get("assignees")
+        if not judged or sender["type"] == "Bot" or sender["login"].endswith("[bot]") \
                 or p["issue"].get("performed_via_github_app"):
             return 202, "none", {}
-        return 200, "feedback", {"number": p["issue"]["number"], "label": p["label"]["name"], "action": action,
-                                 "actor": sender["login"]}
+        return 200, "assignment", {}  # nothing routed in this corpus: no record changes
     if event == "label" and action in ("created", "edited", "deleted"):
         old = ((p.get("changes") or {}).get("name") or {}).get("from")
         return 200, "label", {"name": p["label"]["name"], "deleted": action == "deleted", "old": old}

@@ -95,6 +95,9 @@ class SureModel:
     def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
         return []
 
+    def similar(self, title: str, body: str, label: str, number: int | None = None, k: int = 3) -> list[tuple[int, str]]:
+        return []  # no stored past issues
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         rest = (1 - self.score) / max(len(self.labels) - 1, 1)
         return {label: self.score if label == self.best else rest for label in self.labels}

@@ -31,6 +31,9 @@ class KeywordModel:
     def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
         return []  # no lexical half: no words to show
 
+    def similar(self, title: str, body: str, label: str, number: int | None = None, k: int = 3) -> list[tuple[int, str]]:
+        return []  # no stored past issues
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {"bug": 0.95, "docs": 0.05} if "crash" in title.lower() else {"docs": 0.9, "bug": 0.1}
 

@@ -92,6 +92,9 @@ class FakeModel:
     def evidence(self, title: str, body: str, label: str, k: int = 3) -> list[str]:
         return []  # no lexical half: no words to show
 
+    def similar(self, title: str, body: str, label: str, number: int | None = None, k: int = 3) -> list[tuple[int, str]]:
+        return []  # no stored past issues
+
     def scores(self, title: str, body: str) -> dict[str, float]:
         return {"area-Net": 0.93, "area-IO": 0.07}
 

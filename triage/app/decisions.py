@@ -24,7 +24,8 @@ def prediction_record(decision: Decision, *, dry_run: bool = True, policy: Polic
     data = decision.to_dict()
     return Prediction(id=record_id or decision_id(decision.number, decision.model_version), repo=decision.repo,
                       number=decision.number, model_version=decision.model_version, add=data["add"],
-                      top=data["top"], abstained=decision.abstained, reasons=list(decision.reasons), dry_run=dry_run,
+                      top=data["top"], abstained=decision.abstained, reasons=list(decision.reasons),
+                      similar=data["similar"], dry_run=dry_run,
                       applied=applied, single_label=policy.single_label if policy else True,
                       exclusive=list(policy.exclusive) if policy else [], kind=kind)
 
@@ -55,7 +56,9 @@ def record_decision(docs: DocumentStore, decision: Decision, dry_run: bool = Tru
             record_id = f"{decision_id(decision.number, decision.model_version)}:{now_iso('microseconds')}"
     record = prediction_record(decision, dry_run=dry_run, policy=policy, kind=kind, applied=applied,
                                record_id=record_id)
-    docs.upsert(PREDICTIONS, record.to_doc())
+    kept = ({key: stored[key] for key in ("assign", "routed") if key in stored}
+            if stored and stored.get("assign") and record.id == stored.get("id") else {})
+    docs.upsert(PREDICTIONS, {**record.to_doc(), **kept})  # the owner routing recorded (triage.app.routing) stays
     return record.id
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from triage.app import abstain, telemetry
+from triage.app import abstain, pulls, routing, telemetry
 from triage.app.bootstrap import Services
 from triage.app.decisions import mark_applied, record_decision, stored_decision
 from triage.app.humans_first import RELABEL_REASONS, humans_first, relabel
@@ -54,13 +54,14 @@ class Batch:
     api: GitHubApi | None
     bot_login: str
     config_error: ConfigError | None = None
+    assignee_model: Any = None  # () -> the learned assignee model or None, for owner routing (triage.app.routing)
 
     def fetch(self, number: int) -> tuple[Issue, list[dict[str, Any]]]:
         """The issue as GitHub has it now, and its events."""
         assert self.api is not None, "a batch without a GitHub client needs the issues"
         item = self.api.get_issue(self.repo, number)
         events = self.api.issue_events(self.repo, number)
-        return issue_from_github(item, self.repo, events), events
+        return pulls.with_files(self.api, self.config, issue_from_github(item, self.repo, events)), events
 
     def label(self, number: int, issue: Issue | None = None, reason: str = "", delayed: bool = False,
               events: Sequence[dict[str, Any]] = (), raw_scores: Mapping[str, float] | None = None) -> Decision:
@@ -85,10 +86,11 @@ class Batch:
             if first:
                 return self.skip(number, first, "humans-first")
         scores: dict[str, float] = {}
-        raw = raw_scores if raw_scores is not None else self.model.scores(issue.title, issue.body)
+        raw = raw_scores if raw_scores is not None else self.model.scores(*pulls.model_input(issue))
         for label, score in raw.items():
             current = self.names.current(label)
             scores[current] = max(score, scores.get(current, 0.0))
+        scores, policy, rule_reasons = pulls.with_rules(self.config, issue, scores, self.policy)
         blocked = removed_labels(self.docs, self.repo, number, self.names)
         if reason in RELABEL_REASONS and self.config.relabel_on_edit:
             swapped = relabel(self, issue, scores, blocked)
@@ -96,16 +98,16 @@ class Batch:
                 return swapped
         done = self._already_applied(issue)
         if done is not None:
-            return done
-        decision = with_evidence(decide(issue, scores, self.policy, self.model.version, blocked=blocked), issue,
-                                 self.model, self.names)
+            return routing.route(self, issue, done, reason)
+        decision = pulls.explained(with_evidence(decide(issue, scores, policy, self.model.version, blocked=blocked),
+                                                 issue, self.model, self.names), rule_reasons)
         record_id = record_decision(self.docs, decision, dry_run=self.dry_run, policy=self.policy)
         adding = [label for label, _ in decision.add] if record_id is not None else []
         decision = self.write(issue, decision, adding, record_id, blocked)
         if self.config.comment and self.api is not None:
             upsert_comment(self.api, self.docs, self.writer, self.repo, number, comment_body(decision),
                            self.bot_login, self.dry_run)
-        return decision
+        return routing.route(self, issue, decision, reason)
 
     @property
     def model_labels(self) -> frozenset[str]:
@@ -199,7 +201,8 @@ def open_batch(s: Services, repo: str, model: Classifier, *, config: RepoConfig 
     names = label_names(s.docs, repo, dict(config.aliases))
     policy = repo_policy(model, config, s.settings.bot_login, current_overrides(s.docs, repo, model.version), names)
     writer: LabelWriter = DryRunWriter() if dry_run or api is None else GitHubWriter(api)
-    return Batch(repo, model, config, policy, names, writer, dry_run, s.docs, api, s.settings.bot_login, error)
+    return Batch(repo, model, config, policy, names, writer, dry_run, s.docs, api, s.settings.bot_login, error,
+                 routing.model_loader(s, repo))
 
 
 def label_batch(s: Services, repo: str, numbers: Sequence[int], model: Classifier, *, reason: str = "",

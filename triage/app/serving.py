@@ -55,14 +55,22 @@ class ModelCache:
 
 
 def with_evidence(decision: Decision, issue: Issue, model: Classifier, names: LabelNames) -> Decision:
-    """The decision with one more reason per label it adds: the words of the issue that weighed most toward it."""
-    reasons = list(decision.reasons)
+    """The decision with up to two more reasons per label it adds: the words of the issue that weighed most toward
+    it, and the past issues with that label most like it (also in ``similar``, with their titles)."""
+    reasons, similar = list(decision.reasons), list(decision.similar)
     for label, _ in decision.add:
         words = next((found for known in model.labels if names.current(known) == label
                       for found in [model.evidence(issue.title, issue.body, known)] if found), [])
         if words:
             reasons.append(f"{label}: because of " + ", ".join(f"'{word}'" for word in words))
-    return dataclasses.replace(decision, reasons=tuple(reasons)) if len(reasons) > len(decision.reasons) else decision
+        like = next((found for known in model.labels if names.current(known) == label
+                     for found in [model.similar(issue.title, issue.body, known, issue.number)] if found), [])
+        if like:
+            reasons.append(f"{label}: like " + ", ".join(f"#{number}" for number, _ in like))
+            similar += [(label, number, title) for number, title in like]
+    if len(reasons) == len(decision.reasons):
+        return decision
+    return dataclasses.replace(decision, reasons=tuple(reasons), similar=tuple(similar))
 
 
 def renamed(issue: Issue, names: LabelNames) -> Issue:

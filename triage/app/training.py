@@ -14,6 +14,7 @@ from triage.adapters.local.training import run_blocking
 from triage.app import telemetry
 from triage.app.bootstrap import Services
 from triage.app.moves import current_name
+from triage.app.routing import train_assignee_model
 from triage.app.settings import Settings
 from triage.app.webhook import label_aliases
 from triage.data.cold_start import cold_start_dataset, label_descriptions
@@ -55,7 +56,9 @@ def build_training_dataset(s: Services, repo: str) -> dict[str, Any]:
         dataset = cold_start_dataset(issues, spec, repository_labels(s, repo), cause=exc)
         telemetry.event("ColdStartDataset", repo=repo, labels=len(dataset.labels),
                         labeled=len(dataset.splits["train"]))
-    return save_dataset(s.blobs, dataset)
+    manifest = save_dataset(s.blobs, dataset)
+    train_assignee_model(s, repo)  # owner routing's learned model, from the same stored issues; never raises
+    return manifest
 
 
 def repository_labels(s: Services, repo: str) -> dict[str, str]:

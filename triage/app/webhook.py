@@ -30,6 +30,7 @@ from triage.app.abstain import TIDY_REASON, applied_markers, mark
 from triage.app.bootstrap import Services
 from triage.app.learning_loop import after_feedback
 from triage.domain.payloads import (
+    AssignChange,
     Ignored,
     InstallationChange,
     LabelChange,
@@ -42,6 +43,7 @@ from triage.domain.payloads import (
     parse_body,
     read_delivery,
 )
+from triage.learning.assignee_feedback import record_assign_change
 from triage.learning.feedback import record_label_event
 from triage.ports.queues import MessageQueue
 from triage.ports.records import DELIVERIES, LABELS, Delivery, LabelRecord, now_iso
@@ -100,6 +102,8 @@ def handle_delivery(headers: Mapping[str, str], body: bytes, secret: str, docs: 
     if isinstance(parsed, LabelChange) and parsed.event.is_bot(bot_login):
         who = f"via the App {parsed.event.via_app}" if parsed.event.via_app else f"by {parsed.event.actor} (a bot)"
         return IntakeResult(202, f"{action} {who} ignored: only human label changes are feedback")
+    if isinstance(parsed, AssignChange) and parsed.is_bot(bot_login):
+        return IntakeResult(202, f"{action} by {parsed.actor} (a bot or an App) ignored: only humans judge assignments")
     hint = delivery_installation(payload)  # the installation that holds the delivery's repository
     if hint is not None:
         installations.remember(docs, *hint, source="delivery", only_new=True)
@@ -131,6 +135,10 @@ def _route(parsed: Parsed, effect_id: str, docs: DocumentStore, queue: MessageQu
                             enqueued=enqueued)
     if isinstance(parsed, LabelListChange):
         return _taxonomy(parsed, docs)
+    if isinstance(parsed, AssignChange):  # a human's judgment of the bot's owner routing
+        judged = record_assign_change(docs, parsed, effect_id)
+        return IntakeResult(200, f"assignment of {judged['assignee']}: {judged['verdict']}" if judged
+                            else "assignment change: no route of the bot to judge")
     return IntakeResult(parsed.status, parsed.reason)
 
 

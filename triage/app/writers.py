@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from triage.app.markdown import similar_lines
 from triage.domain.errors import GitHubError
 from triage.domain.policy import Decision
 from triage.ports.github import GitHubApi
@@ -42,6 +43,10 @@ class LabelWriter(Protocol):
 
     def comment(self, repo: str, number: int, body: str, existing: int | None) -> int | None:
         """Post the prediction comment, or replace the body of comment ``existing``; the comment's id."""
+        ...
+
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        """``POST /repos/{repo}/issues/{number}/assignees`` with ``logins``; the assignees after it."""
         ...
 
 
@@ -70,6 +75,10 @@ class GitHubWriter:
                     raise  # a maintainer deleted the comment: post it again
         return int(self.api.create_comment(repo, number, body)["id"])
 
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        """Assign in one call (assigning someone already assigned is a no-op on GitHub: retries are safe)."""
+        return self.api.add_assignees(repo, number, list(logins))
+
 
 @dataclass
 class DryRunWriter:
@@ -95,6 +104,11 @@ class DryRunWriter:
                   else f"PATCH /repos/{repo}/issues/comments/{existing}")
         return existing
 
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        """Record ``POST /repos/{repo}/issues/{number}/assignees`` with its body."""
+        self._log(f"POST /repos/{repo}/issues/{number}/assignees {json.dumps({'assignees': list(logins)})}")
+        return list(logins)
+
 
 def comment_body(decision: Decision) -> str:
     """The prediction comment: the top-3 labels and their confidences, what was applied and the words behind it
@@ -108,6 +122,8 @@ def comment_body(decision: Decision) -> str:
                         if r.startswith(f"{label}: because of ")), None)
             if why:
                 lines.append(f"- `{label}` because of {why.replace(chr(39), '`')}")
+            lines += similar_lines(decision.repo, label, [(n, title) for known, n, title in decision.similar
+                                                          if known == label])
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from triage.adapters.local.queue import SqliteQueue
 from triage.adapters.local.stores import LocalBlobStore, SqliteDocumentStore
 from triage.app.bootstrap import Services, build_services
 from triage.app.labeling import open_batch
+from triage.app.markdown import issue_url
 from triage.app.repo_settings import file_config
 from triage.app.settings import Config, usable_folder
 from triage.app.training import build_training_dataset, train_now
@@ -113,12 +114,16 @@ def cmd_promote(s: Services, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_predict(s: Services, args: argparse.Namespace) -> dict[str, Any]:
-    """Label probabilities for one issue text."""
+    """Label probabilities for one issue text, each with the past issues of that label most like it (models trained
+    with them)."""
     served = args.served if args.model_dir else model(s, args.repo, args.model)
     scores = served.scores(args.title, args.body)
     top = list(scores.items())[: args.top]
-    return {"model": served.version, "scores": [{"label": k, "score": round(v, 4), "threshold": served.thresholds[k]}
-                                                for k, v in top]}
+    repo = str(served.manifest.get("repo", ""))
+    return {"model": served.version, "scores": [
+        {"label": k, "score": round(v, 4), "threshold": served.thresholds[k],
+         "similar": [{"number": n, "title": title, "url": issue_url(repo, n)}
+                     for n, title in served.similar(args.title, args.body, k)]} for k, v in top]}
 
 
 def _model_folder(folder: Path) -> Classifier:

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from triage.app.markdown import issue_url
 from triage.domain.policy import Decision, Policy
 
 
@@ -67,6 +68,8 @@ def decision_record(decision: Decision, policy: Policy, calls: list[str], title:
             "labels": scored(decision.add, "confidence"),
             "confidence": round(max(score for _, score in decision.add), 4) if decision.add else None,
             "reasons": list(decision.reasons), "abstained_because": why, "top": scored(decision.top, "score"),
+            "similar": [{"label": label, "number": number, "title": title, "url": issue_url(decision.repo, number)}
+                        for label, number, title in decision.similar],
             "calls": [parse_call(call) for call in calls], "model": decision.model_version}
 
 

@@ -41,6 +41,7 @@ from triage.domain.errors import (
     UnknownLabelError,
 )
 from triage.domain.issues import Issue
+from triage.domain.path_rules import model_body
 from triage.ports.records import arrival
 
 __all__ = ["RECENT", "SPLITS", "Dataset", "DatasetSpec", "build_dataset", "frozen_test_numbers", "latest_version",
@@ -213,7 +214,8 @@ def _candidates(issues: Iterable[Issue], spec: DatasetSpec, boilerplate: frozens
         if issue.is_pull_request and not spec.include_pull_requests:
             dropped["pull_request"] += 1
             continue
-        text = issue_text(issue.title, issue.body, boilerplate)
+        body = model_body(issue.body, issue.paths)  # a pull request's files first, as the labeler reads it
+        text = issue_text(issue.title, body, boilerplate)
         if len(text) < 3:
             dropped["empty_text"] += 1
             continue
@@ -225,7 +227,7 @@ def _candidates(issues: Iterable[Issue], spec: DatasetSpec, boilerplate: frozens
         if not labels and not negatives:
             dropped["no_human_label"] += 1
             continue
-        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, issue.body),
+        row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, body),
                "labels": labels, "created_at": issue.created_at}
         if negatives:
             row["negatives"] = sorted(negatives)

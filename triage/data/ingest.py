@@ -36,8 +36,9 @@ def ingest(issues: Sequence[Issue], blobs: BlobStore, docs: DocumentStore) -> di
 
 
 def issue_document(issue: Issue) -> dict[str, Any]:
-    """The stored document of an issue (id = its number)."""
-    return {**issue.to_dict(), "id": str(issue.number)}
+    """The stored document of an issue (id = its number); ``assignee``, its first assignee in lower case, is what
+    owner routing counts open assignments by."""
+    return {**issue.to_dict(), "id": str(issue.number), "assignee": issue.assignees[0].lower() if issue.assignees else None}
 
 
 def write_snapshot(blobs: BlobStore, repo: str, issues: Iterable[Issue]) -> str:

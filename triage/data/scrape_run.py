@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from triage.data.assign_events import assign_events_from_github
 from triage.data.ingest import issue_document
 from triage.data.scrape_state import CURSOR_ID, Budget
 from triage.data.sources import issue_from_github, label_events_from_github
+from triage.domain.assignments import AssignEvent
 from triage.domain.errors import RepositoryMoved
 from triage.domain.issues import LabelEvent, check_repo
 from triage.ports.github import GitHubApi
@@ -40,6 +42,7 @@ class ScrapeResult:
     issue_pages: int = 0
     event_pages: int = 0
     issue_requests: int = 0  # one issue's events, or one issue checked for deletion or transfer
+    file_requests: int = 0  # one pull request's changed files (pull requests scraped only)
     issues_seen: int = 0
     issues_changed: int = 0
     gone: int = 0
@@ -106,12 +109,30 @@ class ScrapeRun:
             stored = known.get(int(item["number"]))
             doc = listed_document(item, self.repo, stored, walk=self.state.get("walk"),
                                   provisional=bool(self.state.get("repo_events")))
+            if "pull_request" in item:
+                doc = self._with_files(doc, stored, written)
             if stored is None or stored.get("updated_at") != doc["updated_at"] or stored.get("gone"):
                 self.result.issues_changed += 1
             self.result.issues_seen += 1
             written.append(doc)
         if written:
             self.docs.upsert_many(ISSUES, written)
+
+    def _with_files(self, doc: dict[str, Any], stored: Mapping[str, Any] | None,
+                    written: list[dict[str, Any]]) -> dict[str, Any]:
+        """A pull request's document with its changed files: kept while it is unchanged (``files_at``), else
+        fetched, one budgeted call; out of budget, the page's documents done so far are written first, so the
+        next call does not fetch their files again."""
+        if stored is not None and stored.get("files_at") == doc["updated_at"]:
+            return {**doc, "paths": list(stored.get("paths") or []), "files_at": doc["updated_at"]}
+        try:
+            paths = self.call(self.api.pull_files, int(doc["number"]))
+        except OutOfBudget:
+            if written:
+                self.docs.upsert_many(ISSUES, written)
+            raise
+        self.result.file_requests += 1
+        return {**doc, "paths": paths, "files_at": doc["updated_at"]}
 
     def mark_gone(self, number: int, how: str, moved_to: str | None = None) -> None:
         """Mark a stored issue deleted or transferred: kept, never learned from nor labeled again."""
@@ -127,6 +148,7 @@ class ScrapeRun:
             return
         due = doc.get("updated_at") != updated_at  # stored again meanwhile: fetch once more
         self.docs.upsert(ISSUES, {**doc, "label_events": [asdict(e) for e in label_events_from_github(events)],
+                                  "assign_events": [asdict(e) for e in assign_events_from_github(events)],
                                   "events_at": doc.get("events_at") if due else updated_at, "events_due": due})
 
     def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -134,7 +156,7 @@ class ScrapeRun:
         by_issue: dict[int, list[Mapping[str, Any]]] = {}
         for event in events:
             number = (event.get("issue") or {}).get("number")
-            if number is not None and event.get("event") in ("labeled", "unlabeled"):
+            if number is not None and event.get("event") in ("labeled", "unlabeled", "assigned", "unassigned"):
                 by_issue.setdefault(int(number), []).append(event)
         stored = {int(d["number"]): d for d in self.docs.query_in(ISSUES, self.repo, "number", sorted(by_issue))}
         changed = []
@@ -144,8 +166,11 @@ class ScrapeRun:
                 continue  # a pull request, or an issue this scrape does not keep
             known = [LabelEvent(**e) for e in doc.get("label_events", [])]
             merged = sorted(dict.fromkeys([*known, *label_events_from_github(found)]), key=lambda e: e.at or "")
-            if merged != known:
-                changed.append({**doc, "label_events": [asdict(e) for e in merged]})
+            had = [AssignEvent.from_dict(e) for e in doc.get("assign_events", [])]
+            assigned = sorted(dict.fromkeys([*had, *assign_events_from_github(found)]), key=lambda e: e.at or "")
+            if merged != known or assigned != had:
+                changed.append({**doc, "label_events": [asdict(e) for e in merged],
+                                "assign_events": [asdict(e) for e in assigned]})
         if changed:  # one read and one write for the page's issues
             self.docs.upsert_many(ISSUES, changed)
 
@@ -157,6 +182,7 @@ def listed_document(item: Mapping[str, Any], repo: str, stored: Mapping[str, Any
     issue = issue_from_github(item, repo)
     events_at = issue.updated_at if provisional else (stored or {}).get("events_at")
     return {**issue_document(issue), "label_events": list((stored or {}).get("label_events", [])),
+            "assign_events": list((stored or {}).get("assign_events", [])),
             "events_at": events_at, "events_due": events_at != issue.updated_at,
             "walk": walk if walk is not None else (stored or {}).get("walk")}
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from triage.data.assign_events import assign_events_from_github, assignees_from_github
 from triage.domain.errors import DataFormatError, InputError
 from triage.domain.issues import Issue, LabelEvent, check_repo, label_name
 
@@ -210,13 +211,15 @@ def issue_from_github(record: Mapping[str, Any], repo: str | None = None,
     if not all(isinstance(name, str) for name in names):
         raise DataFormatError(f"a label of issue {_shown_number(record)} has no name (a string): {str(labels)[:200]}")
     user = _object(record.get("user"), "'user'")
-    found = label_events_from_github(record.get("events") or [] if events is None else events)
+    listed = record.get("events") or [] if events is None else events
+    found = label_events_from_github(listed)
     return Issue.from_dict({
         "repo": repo, "number": record["number"], "title": record["title"], "body": record.get("body"),
         "labels": names, "state": record.get("state", "open"), "created_at": record.get("created_at"),
         "updated_at": record.get("updated_at"), "author": user.get("login"),
         "author_association": record.get("author_association"), "is_pull_request": "pull_request" in record,
-        "label_events": [e.__dict__ for e in found],
+        "label_events": [e.__dict__ for e in found], "assignees": assignees_from_github(record),
+        "assign_events": [e.__dict__ for e in assign_events_from_github(listed)],
     })
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from triage.domain.assignments import AssignEvent, login_text
 from triage.domain.errors import DataFormatError, InputError
 
 # GitHub's rules: an owner (user or organisation) has 1-39 letters, digits or single inner hyphens (managed
@@ -89,6 +90,9 @@ class Issue:
     is_pull_request: bool = False
     label_events: tuple[LabelEvent, ...] = field(default_factory=tuple)
     gone: str | None = None  # "deleted" or "transferred": no longer on GitHub here; kept, never learned from
+    assignees: tuple[str, ...] = ()  # current assignees' logins
+    assign_events: tuple[AssignEvent, ...] = ()  # assignment history; empty: unknown
+    paths: tuple[str, ...] = ()  # a pull request's changed files (new and previous names), when fetched
 
     def human_labels(self, bot_login: str | None = None) -> tuple[str, ...]:
         """Current labels whose last ``labeled`` event was not made by a bot."""
@@ -116,6 +120,9 @@ class Issue:
         data = asdict(self)
         data["labels"] = list(self.labels)
         data["label_events"] = [asdict(e) for e in self.label_events]
+        data["assignees"] = list(self.assignees)
+        data["assign_events"] = [asdict(e) for e in self.assign_events]
+        data["paths"] = list(self.paths)
         return data
 
     @classmethod
@@ -140,6 +147,9 @@ class Issue:
             events = data.get("label_events") or ()
             if not isinstance(events, (list, tuple)):
                 raise ValueError(f"'label_events' must be a list, got {_kind(events)}")
+            assignees, assigned = data.get("assignees") or (), data.get("assign_events") or ()
+            if not isinstance(assignees, (list, tuple)) or not isinstance(assigned, (list, tuple)):
+                raise ValueError("'assignees' and 'assign_events' must be lists")
             pull = data.get("is_pull_request", False)
             if not isinstance(pull, bool):
                 raise ValueError(f"'is_pull_request' must be true or false, got {_shown(pull)}")
@@ -155,6 +165,9 @@ class Issue:
                 is_pull_request=pull,
                 label_events=tuple(LabelEvent.from_dict(event) for event in events),
                 gone=_choice(data.get("gone"), "gone", GONE, None),
+                assignees=tuple(login_text(login, "assignees") for login in assignees),
+                assign_events=tuple(AssignEvent.from_dict(event) for event in assigned),
+                paths=_paths(data.get("paths")),
             )
         except ValueError as exc:
             raise DataFormatError(f"{where}: {exc}") from None
@@ -164,6 +177,8 @@ MAX_ISSUE_NUMBER = 2**31 - 1  # GitHub's issue numbers are 32-bit
 MAX_LABEL = 200
 STATES = ("open", "closed")
 GONE = ("deleted", "transferred")
+MAX_PATHS = 6000  # GitHub lists at most 3,000 files of a pull request; a rename adds its previous name
+MAX_PATH = 4096
 
 
 def _kind(value: Any) -> str:
@@ -195,6 +210,18 @@ def _text(value: Any, name: str, *, optional: bool = False) -> str | None:
     except UnicodeEncodeError:
         raise ValueError(f"{name!r} is not valid Unicode (a lone surrogate such as \\ud800)") from None
     return value
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_PATHS:
+        raise ValueError(f"'paths' must be a list of at most {MAX_PATHS} file paths, got {_kind(value)}")
+    for item in value:
+        text = _text(item, "paths")
+        if not text or len(text) > MAX_PATH:
+            raise ValueError(f"'paths' holds {_shown(item)}, which is not a file path (1 to {MAX_PATH} characters)")
+    return tuple(value)
 
 
 def label_name(value: Any, name: str = "label") -> str:

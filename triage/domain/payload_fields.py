@@ -139,6 +139,15 @@ def optional_time(field: str, value: Any) -> str | None:
     return value
 
 
+def optional_flag(field: str, value: Any) -> bool:
+    """A JSON boolean (False when absent or null)."""
+    if absent(value):
+        return False
+    if not isinstance(value, bool):
+        raise _wrong(field, "true, false or null", value)
+    return value
+
+
 def optional_object(field: str, value: Any) -> dict[str, Any]:
     """An object ({} when absent or null)."""
     if absent(value):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from json import loads
 from typing import Any, cast
 
+from triage.domain.assign_payloads import ASSIGN_ACTIONS, AssignChange, read_assign_change
 from triage.domain.issues import LabelAction, LabelEvent
 from triage.domain.payload_fields import (
     PayloadError,
@@ -26,6 +27,7 @@ from triage.domain.payload_fields import (
     lookup,
     name,
     optional_app,
+    optional_flag,
     optional_label,
     optional_name,
     optional_object,
@@ -39,6 +41,7 @@ from triage.domain.payload_fields import (
 MAX_DEPTH = 32  # GitHub's payloads nest 7 levels at most (the @octokit/webhooks-examples corpus)
 MAX_INT_DIGITS = 40  # GitHub's numbers are 64-bit; longer ones are refused before Python converts them
 LABEL_REQUEST_ACTIONS = ("opened", "reopened", "transferred", "edited")
+PULL_REQUEST_ACTIONS = ("opened", "reopened", "ready_for_review", "edited")  # a draft waits for ready_for_review
 LABEL_ACTIONS: tuple[LabelAction, ...] = ("labeled", "unlabeled")
 TAXONOMY_ACTIONS = ("created", "edited", "deleted")
 EVENT_HEADER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -47,6 +50,7 @@ INSTALLATION_ACTIONS = ("created", "deleted", "suspend", "unsuspend")
 INSTALLATION_REPOSITORY_ACTIONS = ("added", "removed")
 APP_HOME = "(github-app)"  # where App-wide deliveries (installation events) are kept: they have no repository
 __all__ = ["PayloadError", "Parsed", "Ignored", "LabelRequest", "LabelChange", "LabelListChange", "InstallationChange",
+           "AssignChange",
            "check_headers", "parse_body", "read_delivery", "delivery_installation"]
 
 
@@ -101,7 +105,7 @@ class InstallationChange:
     home: str = APP_HOME
 
 
-Parsed = Ignored | LabelRequest | LabelChange | LabelListChange | InstallationChange
+Parsed = Ignored | LabelRequest | LabelChange | LabelListChange | InstallationChange | AssignChange
 
 
 def check_headers(event: str | None, delivery: str | None) -> tuple[str, str]:
@@ -141,6 +145,8 @@ def read_delivery(event: str, payload: Mapping[str, Any]) -> Parsed:
         return Ignored("pong", 200)
     if event == "issues":
         return _issues(payload, _action(payload))
+    if event == "pull_request":
+        return _pull_request(payload, _action(payload))
     if event == "label":
         return _label(payload, _action(payload))
     if event in ("installation", "installation_repositories"):
@@ -193,7 +199,32 @@ def _issues(p: Mapping[str, Any], action: str) -> Parsed:
                            at=read(p, "issue.updated_at", optional_time),
                            via_app=read(p, "issue.performed_via_github_app", optional_app))
         return LabelChange(home, read(p, "issue.number", issue_number), event)
+    if action in (*ASSIGN_ACTIONS, "closed"):  # judge the bot's assignment (triage.app.routing_feedback)
+        change = read_assign_change(p, action)
+        return change if change is not None else Ignored(f"issues.{action} ignored: no assignee to judge")
     return Ignored(f"issues.{action} is not used")
+
+
+def _pull_request(p: Mapping[str, Any], action: str) -> Parsed:
+    """``pull_request`` deliveries: a label request when a pull request is opened, reopened, marked ready for
+    review or its title or body edited (drafts wait for ready_for_review); label changes as for issues."""
+    if action in PULL_REQUEST_ACTIONS:
+        home, number = read(p, "repository.full_name", repo_name), read(p, "pull_request.number", issue_number)
+        if action == "edited" and not {"title", "body"} & set(read(p, "changes", optional_object)):
+            return Ignored("pull_request.edited ignored: the edit did not change the title or body")
+        if action != "ready_for_review" and read(p, "pull_request.draft", optional_flag):
+            return Ignored(f"pull_request.{action} ignored: a draft is labeled when it is marked ready for review")
+        return LabelRequest(home, home, number, action)
+    if action in LABEL_ACTIONS:
+        if absent(lookup(p, "label")):
+            return Ignored(f"pull_request.{action} without a label ignored")
+        event = LabelEvent(label=read(p, "label.name", label_name), action=cast(LabelAction, action),
+                           actor=read(p, "sender.login", name), actor_type=read(p, "sender.type", name),
+                           at=read(p, "pull_request.updated_at", optional_time),
+                           via_app=read(p, "pull_request.performed_via_github_app", optional_app))
+        return LabelChange(read(p, "repository.full_name", repo_name), read(p, "pull_request.number", issue_number),
+                           event)
+    return Ignored(f"pull_request.{action} is not used")
 
 
 def _label(p: Mapping[str, Any], action: str) -> Parsed:

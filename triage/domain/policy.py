@@ -57,6 +57,7 @@ class Decision:
     reasons: tuple[str, ...]
     top: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     model_version: str | None = None
+    similar: tuple[tuple[str, int, str], ...] = ()  # (label added, number, title) of past issues like this one
 
     @property
     def abstained(self) -> bool:
@@ -70,6 +71,7 @@ class Decision:
             "add": [{"label": label, "score": round(score, 4)} for label, score in self.add],
             "top": [{"label": label, "score": round(score, 4)} for label, score in self.top],
             "abstained": self.abstained, "reasons": list(self.reasons),
+            "similar": [{"label": label, "number": number, "title": title} for label, number, title in self.similar],
         }
 
 

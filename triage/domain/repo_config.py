@@ -19,13 +19,21 @@ Example (every key optional; a missing file means these defaults)::
     max_labels: 1
     dry_run: true               # log what would be written instead of writing
     comment: false              # post one comment with the top-3 labels and confidences
-    pull_requests: false        # label pull requests too
+    pull_requests: false        # label pull requests too (their changed files join the model's input)
+    paths:                      # pull requests only: a label for the files changed (glob rules: path_rules)
+      area-System.Net.Http: ["src/System.Net.Http/**"]
     abstain_label: needs-area-label   # applied when the labeler abstains; or per exclusive group:
                                       #   {"area-*": needs-area-label, "type-*": needs-type-label}
     relabel_on_edit: false      # re-predict after a title/body edit or a transfer; swap the bot's untouched label
     training:
       schedule: "0 3 * * 0"     # cron, UTC: this repository's own retraining (default: TRIAGE_TRAIN_SCHEDULE)
       min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
+    routing:                    # assign an owner once labeled (absent: nobody is assigned); see routing_config
+      owners: {area-System.Net: [alice, bob]}   # label or glob -> logins
+      away: [carol]             # never assigned
+      rule: least_assigned      # or round_robin, among a label's owners
+      learned: false            # the learned assignee model where no owner entry matches
+      inactive_months: 6
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from typing import Any
 import yaml
 
 from triage.domain.errors import ConfigError
+from triage.domain.path_rules import PathRule, parse_path_rules
+from triage.domain.routing_config import RoutingConfig, parse_routing
 from triage.domain.schedule import Cron
 
 CONFIG_PATH = ".github/issue-triage.yml"
@@ -46,7 +56,7 @@ MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20
 MAX_LABEL = 50  # GitHub's limit on a label's name
 _TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_requests", "training", "abstain_label",
-        "relabel_on_edit"}
+        "relabel_on_edit", "routing", "paths"}
 _LABELS = {"allow", "exclude", "aliases", "exclusive"}
 _THRESHOLDS = {"default", "per_label"}
 _TRAINING = {"schedule", "min_new_labels"}
@@ -88,6 +98,8 @@ class RepoConfig:
     min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
     abstain_labels: tuple[AbstainLabel, ...] = ()
     relabel_on_edit: bool = False
+    routing: RoutingConfig | None = None  # None: no routing section, nobody is assigned
+    path_rules: tuple[PathRule, ...] = ()  # ``paths``: labels for a pull request's changed files
 
     def group_of(self, label: str) -> str | None:
         """The exclusive-group pattern ``label`` belongs to, if any."""
@@ -173,6 +185,8 @@ def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig
                         if training.get("min_new_labels") is not None else None),
         abstain_labels=v.abstain_labels(root.get("abstain_label")),
         relabel_on_edit=v.boolean(root.get("relabel_on_edit", False), "relabel_on_edit"),
+        routing=parse_routing(root.get("routing"), source),
+        path_rules=parse_path_rules(root.get("paths"), source),
     )
     overlap = set(config.allow) & set(config.exclude)
     if overlap:

@@ -42,15 +42,17 @@ def remember_config(docs: DocumentStore, repo: str, config: RepoConfig) -> None:
     per event; the labeler reads it anyway, so it leaves a copy here (written only on change).
     """
     wanted = {"pinned": dict(config.thresholds), "default_threshold": config.default_threshold,
-              "min_new_labels": config.min_new_labels, "schedule": config.schedule}
+              "min_new_labels": config.min_new_labels, "schedule": config.schedule,
+              # owner routing's learned model: trained only while it is on, with its activity window
+              "assignee_months": config.routing.inactive_months if config.routing and config.routing.learned else None}
     known = docs.get(TUNING, repo, CONFIG_ID) or {}
     if {k: known.get(k) for k in wanted} != wanted:
         docs.upsert(TUNING, {"id": CONFIG_ID, "repo": repo, "kind": "config", **wanted})
 
 
 def known_config(docs: DocumentStore, repo: str) -> dict[str, Any]:
-    """The copy of the repository config's pins, default threshold, retrain count and training schedule
-    (empty before the labeler first ran)."""
+    """The copy of the repository config's pins, default threshold, retrain count, training schedule and the learned
+    routing's activity window (empty before the labeler first ran)."""
     return docs.get(TUNING, repo, CONFIG_ID) or {}
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 PER_PAGE = 100  # GitHub's largest page
+MAX_PULL_FILES = 3000  # GitHub lists at most 3,000 files of a pull request
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ class GitHubApi(Protocol):
         """One issue as a REST object."""
         ...
 
+    def pull_files(self, repo: str, number: int) -> list[str]:
+        """The paths pull request ``number`` changes (``GET /pulls/{n}/files``, every page, GitHub's first
+        :data:`MAX_PULL_FILES` files at most); a renamed file gives its new path, then its previous one."""
+        ...
+
     def repository(self, repo: str) -> dict[str, Any]:
         """The repository as a REST object (``id``, ``full_name``...), following a rename or transfer: its
         ``full_name`` is the current name."""
@@ -60,6 +66,11 @@ class GitHubApi(Protocol):
 
     def remove_label(self, repo: str, number: int, label: str) -> bool:
         """Remove one label from an issue; False when the issue did not carry it (GitHub's 404)."""
+        ...
+
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        """``POST /repos/{repo}/issues/{number}/assignees``; the issue's assignees after it (GitHub drops, without
+        an error, logins that cannot be assigned: the caller compares)."""
         ...
 
     def repository_labels(self, repo: str) -> list[dict[str, Any]]:

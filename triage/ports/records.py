@@ -105,6 +105,7 @@ class Prediction(Record):
     top: list[dict[str, Any]] = field(default_factory=list)
     abstained: bool = True
     reasons: list[str] = field(default_factory=list)
+    similar: list[dict[str, Any]] = field(default_factory=list)  # {"label", "number", "title"}: past issues like it
     dry_run: bool = True
     applied: bool = False
     single_label: bool = True

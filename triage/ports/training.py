@@ -44,6 +44,9 @@ class TrainingArguments:
     weight_decay: float = setting("TRIAGE_WEIGHT_DECAY", 0.01, "AdamW weight decay.", between(0, 1))
     seed: int = setting("TRIAGE_SEED", 42, "Seed of splits and training; the same seed gives the same model on the "
                         "same device.", between(0, 2**32 - 1))
+    distil_layers: int = setting("TRIAGE_DISTIL_LAYERS", 0, "Also distil the fine-tuned model into a student with "
+                                 "this many layers, served only if it holds up on validation and test (0: off).",
+                                 between(0, 1000))
     budget_minutes: float = setting("TRIAGE_BUDGET_MINUTES", 30.0, "Wall-clock budget of the training loop; "
                                     "training stops when it is spent.", between(0, 7 * 24 * 60, low_open=True))
     target_precision: float = setting("TRIAGE_TARGET_PRECISION", 0.9, "Precision the per-label thresholds aim for "

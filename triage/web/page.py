@@ -12,6 +12,8 @@ from typing import Any
 
 from triage.web.markup import e, num, pct, when
 from triage.web.markup import table as _table
+from triage.web.routing_page import assign_cell, routing_section
+from triage.web.why import why_cell
 
 ALL = "__all__"
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
@@ -71,7 +73,7 @@ def render_dashboard(view: Mapping[str, Any] | None, repos: Sequence[str], *, id
         picker = (f"<form method=\"get\" action=\"{e(base)}\"><label>repository <select name=\"repo\">{options}"
                   f"</select></label> <button>Show</button></form>")
     nav = "".join(f"<a href=\"#{k}\">{e(v)}</a>" for k, v in (
-        ("model", "model"), ("live", "live precision"), ("review", "review"), ("decisions", "decisions"),
+        ("model", "model"), ("live", "live precision"), ("review", "review"), ("decisions", "decisions"), ("routing", "routing"),
         ("runs", "training"), ("tuning", "tuning")))
     header = (f"<header><h1>Issue labeler · {e(view['repo']) if view else 'no repository'}</h1>{picker}"
               f"<nav>{nav}</nav><span class=\"who\">signed in as {e(identity)}</span></header>")
@@ -81,7 +83,8 @@ def render_dashboard(view: Mapping[str, Any] | None, repos: Sequence[str], *, id
     else:
         content = "".join((
             _config_error_section(view), _model_section(view), _card_section(view), _live_section(view), _labels_section(view),
-            _review_section(view, csrf, base, notice), _decisions_section(view), _runs_section(view), _tuning_section(view)))
+            _review_section(view, csrf, base, notice), _decisions_section(view), routing_section(view), _runs_section(view),
+            _tuning_section(view)))
     footer = f"generated {when(view['generated_at'])}" if view else ""
     return _document(f"Issue labeler · {view['repo'] if view else 'dashboard'}",
                      f"{header}<main>{content}</main><footer class=\"muted\">{footer}</footer>", nonce)
@@ -245,8 +248,9 @@ def _decisions_section(view: Mapping[str, Any]) -> str:
         outcome = " ".join(f"<span class=\"tag {e(o['verdict'])}\">{e(o['verdict'])} {e(o['label'])}</span>"
                            for o in d["outcomes"]) or "<span class=\"pending\">pending</span>"
         rows.append([f"#{e(d['number'])}", predicted, f"<span class=\"tag {status_class}\">{e(d['status'])}</span>",
-                     e("; ".join(d["reasons"])) if d["reasons"] else "—", outcome, when(d["decided_at"])])
-    table = _table(["issue", "predicted (confidence)", "decision", "why", "human outcome", "decided"], rows) \
+                     why_cell(d["reasons"], d.get("similar", []), view["repo"]), outcome, assign_cell(d.get("assign")),
+                     when(d["decided_at"])])
+    table = _table(["issue", "predicted (confidence)", "decision", "why", "human outcome", "assignee", "decided"], rows) \
         if rows else "<p>No decisions yet.</p>"
     return f"<section id=\"decisions\" class=\"wide\"><h2>Latest decisions</h2>{table}</section>"
 

@@ -12,6 +12,7 @@ from triage.app.learning_loop import thresholds_in_force
 from triage.app.repo_settings import config_error
 from triage.app.status import live, queue_depths, recent_runs
 from triage.domain.errors import NotFoundError
+from triage.learning.assignee_feedback import assignee_quality
 from triage.learning.feedback import review_queue
 from triage.learning.registry import read_pointer
 from triage.learning.tuning import current_overrides, tuning_history
@@ -37,6 +38,7 @@ def dashboard_view(s: Services, repo: str) -> dict[str, Any]:
         "labels": _labels(s, repo, pointer, manifest, quality),
         "decisions": _decisions(s, repo),
         "review": review_queue(s.docs, repo, limit=50),
+        "routing": assignee_quality(s.docs, repo),
         "runs": recent_runs(s, repo, 20),
         "queue": _queues(s, repo),
         "tuning": tuning_history(s.docs, repo, limit=20),
@@ -110,6 +112,7 @@ def _decisions(s: Services, repo: str) -> list[dict[str, Any]]:
         rows.append({
             "number": d["number"], "decided_at": d.get("decided_at"), "model_version": d.get("model_version"),
             "add": d.get("add", []), "top": d.get("top", []), "status": status, "reasons": d.get("reasons", []),
+            "similar": d.get("similar", []), "assign": d.get("assign"),
             "outcomes": [{"verdict": f["verdict"], "label": label, "actor": f.get("actor"), "source": f.get("source")}
                          for label, f in sorted(judged.items())],
         })

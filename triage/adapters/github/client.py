@@ -32,7 +32,7 @@ from github import Auth, Github, GithubException
 from triage.adapters.github.settings import GitHubSettings
 from triage.adapters.github.wire import Response, iso_date, parse_json
 from triage.domain.errors import ConfigError, GitHubError, IssueMoved, IssuesDisabled, RateLimited
-from triage.ports.github import PER_PAGE, Page
+from triage.ports.github import MAX_PULL_FILES, PER_PAGE, Page
 
 log = logging.getLogger(__name__)
 MAX_HOPS = 5
@@ -237,6 +237,17 @@ class GitHubClient:
     def repository(self, repo: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/repos/{repo}").data)
 
+    def pull_files(self, repo: str, number: int) -> list[str]:
+        paths: list[str] = []
+        for page in range(1, MAX_PULL_FILES // PER_PAGE + 1):
+            result = self._page(f"/repos/{repo}/pulls/{number}/files", {"per_page": PER_PAGE, "page": page})
+            for item in result.items:
+                paths += [str(item[key]) for key in ("filename", "previous_filename")
+                          if isinstance(item, dict) and isinstance(item.get(key), str)]
+            if not result.has_next:
+                break
+        return list(dict.fromkeys(paths))
+
     def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
         self.request("POST", f"/repos/{repo}/issues/{number}/labels", body={"labels": list(labels)})
 
@@ -248,6 +259,11 @@ class GitHubClient:
                 return False
             raise
         return True
+
+    def add_assignees(self, repo: str, number: int, logins: Sequence[str]) -> list[str]:
+        issue = self.request("POST", f"/repos/{repo}/issues/{number}/assignees", body={"assignees": list(logins)}).data
+        users = issue.get("assignees") if isinstance(issue, dict) else None
+        return [str(user.get("login")) for user in users or [] if isinstance(user, dict)]
 
     def repository_labels(self, repo: str) -> list[dict[str, Any]]:
         return self._all(f"/repos/{repo}/labels")
