@@ -16,16 +16,14 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from training_job.modeling import IssueClassifier
-
-if TYPE_CHECKING:
-    from training_job.train import TrainConfig
+from training_job.train import TrainConfig, length_batches
 
 TEMPERATURE = 2.0  # softens the teacher's probabilities so the student also learns which wrong labels are close
 HARD_WEIGHT = 0.5  # share of the human-label loss on labeled issues; the teacher's soft targets have the rest
@@ -178,7 +176,7 @@ def distil(teacher: IssueClassifier, tokenizer: Any, train_texts: list[str], tar
     step, seen, stopped_by_budget, loss_sum = 0, 0, False, 0.0
     student.train()
     while step < total_steps and not stopped_by_budget:
-        for batch in _batches(texts, batch_size, rng):
+        for batch in length_batches(texts, batch_size, rng):
             if step >= total_steps:
                 break
             if time.monotonic() > deadline:
@@ -206,17 +204,6 @@ def distil(teacher: IssueClassifier, tokenizer: Any, train_texts: list[str], tar
         "examples_seen": seen, "mean_loss": round(loss_sum / step, 4) if step else None,
         "seconds": round(seconds, 2), "stopped_by_budget": stopped_by_budget,
     })
-
-
-def _batches(texts: list[str], size: int, rng: np.random.Generator) -> list[list[int]]:
-    """Shuffled batches of similar-length texts (less padding), in shuffled order."""
-    order = rng.permutation(len(texts))
-    chunk = size * 32
-    batches: list[list[int]] = []
-    for start in range(0, len(order), chunk):
-        block = sorted(order[start:start + chunk].tolist(), key=lambda i: len(texts[i]))
-        batches.extend(block[i:i + size] for i in range(0, len(block), size))
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def distil_for_job(config: TrainConfig, teacher: IssueClassifier, tokenizer: Any, texts: list[str],

@@ -184,7 +184,7 @@ def run(config: TrainConfig) -> dict[str, Any]:
     model.train()
     bar = tqdm(total=total_steps, desc="training", unit="step", disable=not config.progress, file=sys.stderr, mininterval=1)
     while step < total_steps and not stopped_by_budget:
-        for batch in _batches(texts, config.args.batch_size, generator):
+        for batch in length_batches(texts, config.args.batch_size, generator):
             if step >= total_steps:
                 break
             if time.monotonic() > deadline:
@@ -386,7 +386,7 @@ def _amp_dtype(torch: Any, device: Any, precision: str) -> Any:
     return torch.float16
 
 
-def _batches(texts: Sequence[str], size: int, rng: np.random.Generator) -> list[list[int]]:
+def length_batches(texts: Sequence[str], size: int, rng: np.random.Generator) -> list[list[int]]:
     """Shuffled batches of similar-length texts (less padding), in shuffled order."""
     order = rng.permutation(len(texts))
     chunk = size * 32

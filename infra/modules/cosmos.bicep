@@ -52,6 +52,12 @@ var indexingPolicy = {
       path: '/label_events/*'
     }
     {
+      path: '/assign_events/*'
+    }
+    {
+      path: '/paths/*'
+    }
+    {
       path: '/message/*'
     }
     {
@@ -59,6 +65,9 @@ var indexingPolicy = {
     }
     {
       path: '/reasons/*'
+    }
+    {
+      path: '/similar/*'
     }
     {
       path: '/"_etag"/?'

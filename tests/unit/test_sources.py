@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from triage.data.sources import read_issues
+from triage.data.sources import issue_from_github, read_issues
 from triage.domain.errors import DataFormatError, InputError
 from triage.domain.issues import Issue, LabelEvent
 
@@ -74,6 +74,7 @@ def test_github_format_fields(tmp_path: Path) -> None:
     assert issue.removed_by_humans() == {"area-Net"}
     assert issue.human_labels() == ("area-IO", "bug")
     assert pr.is_pull_request and pr.body == "" and pr.labels == ("area-Net",) and pr.label_events == ()
+    assert not issue_from_github({**github_issue(7), "pull_request": None}).is_pull_request  # exports write null
 
 
 def test_github_format_repo_override_and_missing_repository_url(tmp_path: Path) -> None:

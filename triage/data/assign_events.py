@@ -30,17 +30,21 @@ def assignees_from_github(record: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(logins))
 
 
-def assign_events_from_github(events: Sequence[Mapping[str, Any]]) -> tuple[AssignEvent, ...]:
-    """The ``assigned``/``unassigned`` events among GitHub issue events, oldest first; ``via_app`` is the slug
-    of the GitHub App that acted (``performed_via_github_app``). Events whose assignee was deleted are dropped."""
+def events_of(events: Sequence[Mapping[str, Any]], kinds: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """The issue events whose ``event`` is one of ``kinds``; :class:`DataFormatError` if the list is malformed."""
     if not isinstance(events, (list, tuple)):
         raise DataFormatError(f"'events' must be a list of issue events, got {type(events).__name__}")
-    found = []
     for event in events:
         if not isinstance(event, Mapping):
             raise DataFormatError(f"an issue event must be an object, got {type(event).__name__}")
-        if event.get("event") not in ("assigned", "unassigned"):
-            continue
+    return [event for event in events if event.get("event") in kinds]
+
+
+def assign_events_from_github(events: Sequence[Mapping[str, Any]]) -> tuple[AssignEvent, ...]:
+    """The ``assigned``/``unassigned`` events among GitHub issue events, oldest first; ``via_app`` is the slug
+    of the GitHub App that acted (``performed_via_github_app``). Events whose assignee was deleted are dropped."""
+    found = []
+    for event in events_of(events, ("assigned", "unassigned")):
         assignee, actor = _user(event, "assignee"), _user(event, "actor")
         app = _user(event, "performed_via_github_app")
         if assignee.get("login") is None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from triage.data.assign_events import assign_events_from_github
 from triage.data.ingest import issue_document
 from triage.data.scrape_state import CURSOR_ID, Budget
-from triage.data.sources import issue_from_github, label_events_from_github
+from triage.data.sources import is_pull_request, issue_from_github, label_events_from_github
 from triage.domain.assignments import AssignEvent
 from triage.domain.errors import RepositoryMoved
 from triage.domain.issues import LabelEvent, check_repo
@@ -102,14 +102,14 @@ class ScrapeRun:
     def store(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Store listed issues (pull requests only if scraped), keeping what is known of their label events."""
         written = []
-        kept = [item for item in items if "pull_request" not in item or self.state.get("include_pull_requests")]
+        kept = [item for item in items if not is_pull_request(item) or self.state.get("include_pull_requests")]
         known = {int(d["number"]): d for d in self.docs.query_in(ISSUES, self.repo, "number",
                                                                  [int(item["number"]) for item in kept])}
         for item in kept:  # one read for the page's stored documents, one write for the page
             stored = known.get(int(item["number"]))
             doc = listed_document(item, self.repo, stored, walk=self.state.get("walk"),
                                   provisional=bool(self.state.get("repo_events")))
-            if "pull_request" in item:
+            if is_pull_request(item):
                 doc = self._with_files(doc, stored, written)
             if stored is None or stored.get("updated_at") != doc["updated_at"] or stored.get("gone"):
                 self.result.issues_changed += 1

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from triage.data.assign_events import assign_events_from_github, assignees_from_github
+from triage.data.assign_events import assign_events_from_github, assignees_from_github, events_of
 from triage.domain.errors import DataFormatError, InputError
 from triage.domain.issues import Issue, LabelEvent, check_repo, label_name
 
@@ -194,6 +194,12 @@ def _object(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+def is_pull_request(record: Mapping[str, Any]) -> bool:
+    """Whether a REST issue object is a pull request: it has a ``pull_request`` object (some exports write null
+    on every plain issue)."""
+    return record.get("pull_request") is not None
+
+
 def issue_from_github(record: Mapping[str, Any], repo: str | None = None,
                       events: Sequence[Mapping[str, Any]] | None = None) -> Issue:
     """An :class:`Issue` from a GitHub REST issue object; ``events`` (issue events) override ``record["events"]``."""
@@ -217,7 +223,7 @@ def issue_from_github(record: Mapping[str, Any], repo: str | None = None,
         "repo": repo, "number": record["number"], "title": record["title"], "body": record.get("body"),
         "labels": names, "state": record.get("state", "open"), "created_at": record.get("created_at"),
         "updated_at": record.get("updated_at"), "author": user.get("login"),
-        "author_association": record.get("author_association"), "is_pull_request": "pull_request" in record,
+        "author_association": record.get("author_association"), "is_pull_request": is_pull_request(record),
         "label_events": [e.__dict__ for e in found], "assignees": assignees_from_github(record),
         "assign_events": [e.__dict__ for e in assign_events_from_github(listed)],
     })
@@ -229,14 +235,8 @@ def label_events_from_github(events: Sequence[Mapping[str, Any]]) -> tuple[Label
     ``via_app`` is the slug of the GitHub App that made the change (``performed_via_github_app``), so that an
     automation acting with a person's token is not taken for that person's judgement.
     """
-    if not isinstance(events, (list, tuple)):
-        raise DataFormatError(f"'events' must be a list of issue events, got {type(events).__name__}")
     found = []
-    for event in events:
-        if not isinstance(event, Mapping):
-            raise DataFormatError(f"an issue event must be an object, got {type(event).__name__}")
-        if event.get("event") not in ("labeled", "unlabeled"):
-            continue
+    for event in events_of(events, ("labeled", "unlabeled")):
         actor = _object(event.get("actor"), "an event's 'actor'")
         app = _object(event.get("performed_via_github_app"), "an event's 'performed_via_github_app'")
         try:

@@ -20,7 +20,8 @@ IN_CHUNK = 100  # values per ``IN (...)`` of query_in
 # Every container's indexing policy, as infra/modules/cosmos.bicep declares it (a test keeps the two equal):
 # range indexes on every path but the large texts nobody filters on (cheaper writes), and one composite index
 # (field, id) per ordered field, which "latest N" queries (ORDER BY field DESC, id DESC) need.
-EXCLUDED_PATHS = ("/body/?", "/title/?", "/label_events/*", "/message/*", "/top/*", "/reasons/*", "/\"_etag\"/?")
+EXCLUDED_PATHS = ("/body/?", "/title/?", "/label_events/*", "/assign_events/*", "/paths/*", "/message/*", "/top/*",
+                  "/reasons/*", "/similar/*", "/\"_etag\"/?")
 INDEXING_POLICY: dict[str, Any] = {
     "indexingMode": "consistent",
     "automatic": True,
