@@ -28,6 +28,7 @@ from triage.domain.policy import Decision
 from triage.domain.repo_config import RepoConfig
 from triage.domain.routing_config import RoutingConfig
 from triage.learning.assignee_feedback import assignee_quality, judge_assignment, record_assign_change
+from triage.learning.tuning import known_config, remember_config
 from triage.ports.records import ISSUES, PREDICTIONS, now_iso
 
 REPO = "o/r"
@@ -214,6 +215,18 @@ def test_a_failing_assignee_training_is_reported_and_never_raised(tmp_path: Path
     s.docs.upsert(ISSUES, {"id": "1", "repo": REPO, "number": "one", "title": "t"})  # a broken stored issue
     result = train_assignee_model(s, REPO)
     assert result is not None and result["error"].startswith("DataFormatError: ")
+
+
+def test_the_assignee_model_is_trained_only_while_the_config_asks_for_it(tmp_path: Path) -> None:
+    s = build_services(Config(settings=Settings(home=tmp_path)))
+    s.docs.upsert(ISSUES, {"id": "1", "repo": REPO, "number": "one", "title": "t"})  # reading it would fail
+    for config in (RepoConfig(), RepoConfig(routing=RoutingConfig(owners=(("area-*", ("alice",)),)))):
+        remember_config(s.docs, REPO, config)
+        assert train_assignee_model(s, REPO) == {"trained": False,
+                                                 "reason": "routing.learned is off in the repository config"}
+    remember_config(s.docs, REPO, RepoConfig(routing=RoutingConfig(learned=True, inactive_months=3)))
+    assert known_config(s.docs, REPO)["assignee_months"] == 3
+    assert train_assignee_model(s, REPO)["error"].startswith("DataFormatError: ")  # on: it reads the issues
 
 
 # ---------------------------------------------------------------------------------------- feedback

@@ -46,7 +46,7 @@ def remember_config(docs: DocumentStore, repo: str, config: RepoConfig) -> None:
               # owner routing's learned model: trained only while it is on, with its activity window
               "assignee_months": config.routing.inactive_months if config.routing and config.routing.learned else None}
     known = docs.get(TUNING, repo, CONFIG_ID) or {}
-    if {k: known.get(k) for k in wanted} != wanted:
+    if any(key not in known or known[key] != value for key, value in wanted.items()):  # a new key counts as a change
         docs.upsert(TUNING, {"id": CONFIG_ID, "repo": repo, "kind": "config", **wanted})
 
 
