@@ -125,10 +125,11 @@ def take_turn(docs: DocumentStore, repo: str, pattern: str, *, dry_run: bool) ->
     key = f"turn:{hashlib.sha256(pattern.encode()).hexdigest()[:16]}"
     hint = docs.get(DELIVERIES, repo, key) or {}
     n = int(hint.get("next", 0))
-    if dry_run:
-        return n
-    for _ in range(MAX_TURN_PROBES):
-        if docs.create(DELIVERIES, {"id": f"{key}:{n}", "repo": repo, "kind": "route-turn", "at": now_iso()}):
+    for _ in range(MAX_TURN_PROBES):  # the hint can lag behind a concurrent worker's ticket: look past taken turns
+        ticket = f"{key}:{n}"
+        if dry_run and docs.get(DELIVERIES, repo, ticket) is None:
+            return n
+        if not dry_run and docs.create(DELIVERIES, {"id": ticket, "repo": repo, "kind": "route-turn", "at": now_iso()}):
             docs.upsert(DELIVERIES, {"id": key, "repo": repo, "kind": "route-turn", "next": n + 1, "at": now_iso()})
             return n
         n += 1
