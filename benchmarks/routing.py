@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import machine, table, write_json
-from triage.data.sources import issue_from_github
+from triage.data.sources import is_pull_request, issue_from_github
 from triage.domain.assignments import AssignEvent
 from triage.domain.errors import DataFormatError, InputError
 from triage.domain.issues import Issue
@@ -73,7 +73,7 @@ def load_issues(path: Path) -> list[Issue]:
             raise DataFormatError(f"{path}:{n}: a line must hold one issue object")
         try:
             if "repository_url" in record:  # a GitHub REST issue object
-                if record.pop("pull_request", None):
+                if is_pull_request(record):
                     continue
                 repo = "/".join(str(record["repository_url"]).split("/")[-2:])
                 issues.append(issue_from_github(record, repo))
