@@ -104,60 +104,60 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     """Per-repository models on the NLBSE'24 task."""
     train_issues = read_issues(args.train, "nlbse")
     test_issues = read_issues(args.test, "nlbse") if args.test else None
-    per_repo: dict[str, float] = {}
     per_class: dict[str, list[float]] = defaultdict(list)
     seconds = 0.0
     details = {}
     folds = 1 if test_issues else args.folds
     pretrained: dict[str, Any] = {}
-    if args.pretrain_all:
-        config, pretrained = pretrain_on_all(train_issues, test_issues, config, args)
-    for repo in sorted({i.repo for i in train_issues}):
-        rows, boilerplate = _rows([i for i in train_issues if i.repo == repo])
-        scores = []
-        for fold in range(folds):
+    scores: dict[str, list[float]] = defaultdict(list)
+    rows_of = {repo: _rows([i for i in train_issues if i.repo == repo]) for repo in sorted({i.repo for i in train_issues})}
+    for fold in range(folds):
+        fold_config = config
+        if args.pretrain_all:  # per fold: the shared model must not see that fold's test issues
+            fold_config, pretrained[f"fold{fold}"] = pretrain_on_all(train_issues, test_issues, config, args, fold)
+        for repo, (rows, boilerplate) in rows_of.items():
             if test_issues is None:
                 train, test = stratified_holdout(rows, 0.2, args.seed, fold)
             else:
                 train, (test, _) = rows, _rows([i for i in test_issues if i.repo == repo])
             keep = args.keep_model / f"fold{fold}" if args.keep_model and folds > 1 else args.keep_model
-            result = train_and_score(train, test, repo, config, boilerplate, args.seed, keep)
-            scores.append(result["raw"]["macro_f1"])
+            result = train_and_score(train, test, repo, fold_config, boilerplate, args.seed, keep)
+            scores[repo].append(result["raw"]["macro_f1"])
             for label, m in result["raw"]["per_label"].items():
                 per_class[label].append(m["f1"])
             seconds += result["train_seconds"]
             details.setdefault(repo, []).append({
-                "fold": fold, "macro_f1": scores[-1], "train_seconds": result["train_seconds"],
+                "fold": fold, "macro_f1": scores[repo][-1], "train_seconds": result["train_seconds"],
                 "total_seconds": result["seconds"], "test_issues": result["raw"]["n"]})
-            print(f"{repo}{f' fold {fold}' if folds > 1 else ''}: macro-F1 {scores[-1]:.3f} ({result['raw']['n']} "
-                  f"test issues, {result['train_seconds']:.0f} s training)", flush=True)
-        per_repo[repo] = sum(scores) / len(scores)
+            print(f"{repo}{f' fold {fold}' if folds > 1 else ''}: macro-F1 {scores[repo][-1]:.3f} "
+                  f"({result['raw']['n']} test issues, {result['train_seconds']:.0f} s training)", flush=True)
+    per_repo = {repo: sum(v) / len(v) for repo, v in scores.items()}
     folds_text = "fold 0 of 5" if folds == 1 else f"mean over folds 0-{folds - 1} of 5"
     return {
         "split": "official test" if test_issues else f"development (stratified 20% per repository, {folds_text})",
         "cross_repo_f1": sum(per_repo.values()) / len(per_repo),
         "per_repo": per_repo,
         "per_class_f1": {label: sum(v) / len(v) for label, v in sorted(per_class.items())},
-        "train_seconds": seconds + pretrained.get("train_seconds", 0.0),
+        "train_seconds": seconds + sum(p["train_seconds"] for p in pretrained.values()),
         "details": details,
     } | ({"pretrained_on_all": pretrained} if pretrained else {})
 
 
 def pretrain_on_all(train_issues: Sequence[Issue], test_issues: Sequence[Issue] | None, config: TrainConfig,
-                    args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
-    """Fine-tune one model on the training issues of every repository (fold 0, or all of them with ``--test``);
+                    args: argparse.Namespace, fold: int = 0) -> tuple[TrainConfig, dict[str, Any]]:
+    """Fine-tune one model on the training issues of every repository (those of ``fold``, or all with ``--test``);
     returns the config whose base model is that fine-tuned encoder, and how the shared model itself scored."""
     train: list[dict[str, Any]] = []
     test: list[dict[str, Any]] = []
     for n, repo in enumerate(sorted({i.repo for i in train_issues})):
         rows, _ = _rows([i for i in train_issues if i.repo == repo])
         mine, held = (rows, _rows([i for i in test_issues if i.repo == repo])[0]) if test_issues else \
-            stratified_holdout(rows, 0.2, args.seed, 0)
+            stratified_holdout(rows, 0.2, args.seed, fold)
         train += [{**r, "number": 100_000 * n + r["number"]} for r in mine]  # numbers are per repository
         test += [{**r, "number": 100_000 * n + r["number"]} for r in held]
     folder = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     result = train_and_score(train, test, "all/repositories", config, [], args.seed, folder)
-    print(f"shared model on all repositories: macro-F1 {result['raw']['macro_f1']:.3f} on their pooled test issues "
+    print(f"shared model on all repositories (fold {fold}): macro-F1 {result['raw']['macro_f1']:.3f} on their pooled test issues "
           f"({result['train_seconds']:.0f} s training)", flush=True)
     arguments = replace(config.args, base_model=str(folder / "all_repositories" / "hf"))
     return replace(config, args=arguments), {"pooled_test_macro_f1": result["raw"]["macro_f1"],
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="nlbse without --test: average over this many of the 5 development folds (default 1)")
     parser.add_argument("--pretrain-all", action="store_true",
                         help="nlbse: first fine-tune one model on every repository's training issues, then each "
-                             "repository's model from its encoder (fold 0 only)")
+                             "repository's model from its encoder (again for each fold)")
     parser.add_argument("--keep-model", type=Path, metavar="DIR",
                         help="keep each trained model in DIR/OWNER_NAME (not existing yet), e.g. for benchmarks.serving")
     parser.add_argument("--base-model", default="", help="default: the bundled all-MiniLM-L6-v2")
@@ -292,8 +292,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    if args.pretrain_all and args.folds > 1:
-        parser.error("--pretrain-all measures fold 0 only; leave out --folds")
     for path in (args.train, args.test, args.area):
         if path is not None and not path.is_file():
             parser.error(f"{path} does not exist")
