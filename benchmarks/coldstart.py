@@ -12,12 +12,17 @@ macro-F1 is reported for three ways of scoring:
   ``OWN_SHARE`` of the training weight: the mean of a logistic regression on the frozen embeddings and the
   product's lexical model (TF-IDF + logistic regression).
 
+With ``--prior-ks``, ``prior_repositories`` measures the product's route for a repository that names others in
+``training.prior`` (:mod:`training_job.prior`), leave one repository out: the encoder fine-tuned on the other
+four repositories' training issues, then the prototype model with their issues and k own ones.
+
 The comparison lines are the lexical model (TF-IDF + logistic regression, as in the product) and the prototypes,
 both on all of the repository's training issues. Embeddings are computed once per run (all-MiniLM-L6-v2, CPU).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -153,6 +158,43 @@ def run_coldstart(splits: dict[str, tuple[Rows, Rows]], embed: Callable[[list[st
     }
 
 
+def prior_repositories_f1(splits: dict[str, tuple[Rows, Rows]], config: Any, ks: Sequence[int],
+                          seed: int) -> dict[str, Any]:
+    """The product's prior route (``training.prior``; :mod:`training_job.prior`) for each repository: its encoder
+    fine-tuned on the *other* repositories' training issues, then the cold-start prototype model from that encoder
+    with those issues, its labels' texts and k of its own issues (one draw); macro-F1 of the top label on its test
+    issues. The fine-tuned encoder is shared by the ks of one repository, as it does not depend on k."""
+    from dataclasses import replace
+
+    from training_job.cold_start import prototype_model
+    from training_job.prior import prior_encoder
+
+    labels = sorted({label for train, test in splits.values() for r in train + test for label in r["labels"]})
+    by_k: dict[str, dict[str, float]] = {}
+    records: dict[str, Any] = {}
+    started = time.monotonic()
+    for repo, (train, test) in sorted(splits.items()):
+        prior = [{**r, "repo": other} for other in sorted(splits) if other != repo for r in splits[other][0]]
+        dataset = {"version": "bench", "repo": repo, "labels": labels, "mode": "single", "cold_start": True,
+                   "label_descriptions": NLBSE_DESCRIPTIONS}
+        parts = {"train": [], "validation": [], "test": test, "prior": prior}
+        with tempfile.TemporaryDirectory(prefix="bench-prior-") as tmp, \
+                prior_encoder(replace(config, output=Path(tmp) / "unused"), dataset, parts) as (folder, record):
+            records[repo] = record
+            by_k[repo] = {}
+            for k in ks:
+                manifest = prototype_model(replace(config, output=Path(tmp) / f"k{k}"), dataset,
+                                           {**parts, "train": sample(train, k, seed + k)}, folder, record)
+                by_k[repo][str(k)] = round(manifest["metrics"]["test"]["raw"]["macro_f1"], 4)
+        print(f"{repo}: prior repositories (the product's route): "
+              + ", ".join(f"k={k} {by_k[repo][str(k)]:.3f}" for k in ks), flush=True)
+    return {"by_k": by_k, "cross_repo_f1": {str(k): _mean([by_k[r][str(k)] for r in by_k]) for k in ks},
+            "fine_tuned": records, "seconds": round(time.monotonic() - started, 1),
+            "epochs": config.args.epochs, "max_tokens": config.args.max_tokens,
+            "what": "training.prior: encoder fine-tuned on the other four repositories' training issues, then label "
+                    "prototypes of their issues, the label texts and k own issues (one draw)"}
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(float(np.mean(present)), 4) if len(present) == len(values) and present else None
@@ -173,9 +215,10 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         points = [(k, result["cross_repo_f1"][name][str(k)]) for k in ks if result["cross_repo_f1"][name][str(k)]
                   is not None]
         axes.plot([p[0] for p in points], [p[1] for p in points], style, label=text)
-    if result.get("finetuned_prior"):
-        axes.plot([0], [result["finetuned_prior"]["cross_repo_f1"]], "*", markersize=12,
-                  label="prior fine-tuned on the other repositories")
+    if result.get("prior_repositories"):
+        means = result["prior_repositories"]["cross_repo_f1"]
+        axes.plot([int(k) for k in means], list(means.values()), "*-", markersize=10,
+                  label="prior repositories (training.prior)")
     if result["lexical_all_cross_repo_f1"] is not None:
         axes.axhline(result["lexical_all_cross_repo_f1"], color="grey", linestyle=":",
                      label="lexical, all training issues")

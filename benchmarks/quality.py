@@ -209,9 +209,11 @@ def coldstart(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         result["area"] = run_area_coldstart(dataset.splits["train"] + dataset.splits["validation"],
                                             dataset.splits["test"], embed, args.area_ks, args.draws, args.seed)
         result["area"]["split"] = "time split (newest 15% as test)"
-    if args.finetune_prior:
-        result["finetuned_prior"] = finetuned_prior(splits, config, args.seed)
-        print(f"k=0 with the prior fine-tuned on the other repositories: {result['finetuned_prior']['cross_repo_f1']}")
+    if args.prior_ks:
+        from benchmarks.coldstart import prior_repositories_f1
+
+        result["prior_repositories"] = prior_repositories_f1(splits, config, args.prior_ks, args.seed)
+        print(f"prior repositories (the product's route): {result['prior_repositories']['cross_repo_f1']}")
     result["plot"] = str(plot(result, args.plot))
     print(table([[k, *(result["cross_repo_f1"][name][str(k)] for name in ("without_prior", "with_prior",
                                                                          "cross_repo_prior"))] for k in args.ks],
@@ -219,25 +221,6 @@ def coldstart(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     print(f"lexical on all training issues: {result['lexical_all_cross_repo_f1']}; "
           f"prototypes on all: {result['prototypes_all_cross_repo_f1']}")
     return result
-
-
-def finetuned_prior(splits: dict[str, tuple[list, list]], config: TrainConfig, seed: int) -> dict[str, Any]:
-    """k = 0 with a prior that saw other repositories only: the product's training job (fine-tuned encoder and
-    lexical blend) trained on the training issues of the other repositories, tested on this one's test issues."""
-    per_repo: dict[str, float] = {}
-    seconds = 0.0
-    for repo, (_, test) in splits.items():
-        others = [{**r, "number": 100_000 * n + r["number"]}  # numbers are per repository: keep them distinct
-                  for n, other in enumerate(sorted(splits)) if other != repo for r in splits[other][0]]
-        result = train_and_score(others, test, "others/" + repo.replace("/", "_"), config, [], seed)
-        per_repo[repo] = round(result["raw"]["macro_f1"], 4)
-        seconds += result["train_seconds"]
-        print(f"{repo}: k=0 with the prior fine-tuned on the other repositories: {per_repo[repo]:.3f} "
-              f"({result['train_seconds']:.0f} s training)", flush=True)
-    return {"per_repo": per_repo, "cross_repo_f1": round(sum(per_repo.values()) / len(per_repo), 4),
-            "train_seconds": round(seconds, 1), "epochs": config.args.epochs, "max_tokens": config.args.max_tokens,
-            "what": "training_job (fine-tuned encoder + lexical blend) on the other repositories' training issues; "
-                    "benchmark only, never shipped"}
 
 
 def _ks(text: str) -> list[int]:
@@ -272,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="coldstart: also area labels of these issues (e.g. data/corefx-area/issues.jsonl)")
     parser.add_argument("--area-ks", type=_ks, default=[0, 1, 3, 5, 10],
                         help="coldstart --area: issues per label to try (default 0,1,3,5,10)")
-    parser.add_argument("--finetune-prior", action="store_true",
-                        help="coldstart: also fine-tune the product's model on the other repositories (k = 0; slow)")
+    parser.add_argument("--prior-ks", type=_ks, metavar="KS",
+                        help="coldstart: also the product's prior-repositories route (training.prior) at these k, "
+                             "e.g. 0,25 (slow: one fine-tuning per repository)")
     parser.add_argument("--folds", type=int, default=1, choices=range(1, 6),
                         help="nlbse without --test: average over this many of the 5 development folds (default 1)")
     parser.add_argument("--pretrain-all", action="store_true",

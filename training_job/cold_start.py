@@ -22,7 +22,20 @@ ABSTAIN_NOTE = ("no labeled issue to estimate precision on: the model ranks labe
 
 
 def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Build, export and describe the prototype model for ``dataset``; returns the manifest (written last)."""
+    """Build, export and describe the prototype model for ``dataset``; returns the manifest (written last).
+
+    With a usable ``prior`` split, the encoder is first fine-tuned on those issues (:mod:`training_job.prior`).
+    """
+    from training_job.prior import prior_encoder
+
+    with prior_encoder(config, dataset, splits) as (encoder_folder, prior):
+        return prototype_model(config, dataset, splits, encoder_folder, prior)
+
+
+def prototype_model(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
+                    encoder_folder: str | None, prior: dict[str, Any] | None) -> dict[str, Any]:
+    """The prototype model on the encoder in ``encoder_folder`` (None: the base model), with ``prior``, the record
+    of how that encoder was fine-tuned; the prior rows of ``splits`` join the prototypes either way."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -37,7 +50,7 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
 
     labels: list[str] = dataset["labels"]
     descriptions: dict[str, str] = dict(dataset.get("label_descriptions") or {})
-    base_model = config.args.base_model or default_base_model()
+    base_model = encoder_folder or config.args.base_model or default_base_model()
     max_tokens = config.args.max_tokens
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -50,11 +63,16 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
     train = splits["train"]
     examples = embed(encoder, tokenizer, [r["text"] for r in train], max_tokens).numpy()
     targets = indicator([r["labels"] for r in train], labels)
-    protos = cold_start.prototypes(label_vectors, examples, targets)
-    loo = cold_start.leave_one_out(label_vectors, examples, targets)
+    prior_rows = [r for r in splits.get("prior") or [] if set(r["labels"]) & set(labels)]
+    extra = None
+    if prior_rows:
+        extra = cold_start.prior_term(embed(encoder, tokenizer, [r["text"] for r in prior_rows], max_tokens).numpy(),
+                                      indicator([r["labels"] for r in prior_rows], labels))
+    protos = cold_start.prototypes(label_vectors, examples, targets, prior=extra)
+    loo = cold_start.leave_one_out(label_vectors, examples, targets, prior=extra)
     thresholds = cold_start.cold_thresholds(loo, targets, labels, config.args.target_precision)
     model = PrototypeClassifier(base_model, torch.from_numpy(protos), cold_start.TEMPERATURE)
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - started + (prior or {}).get("seconds", 0.0)
 
     with model_folder(config.output) as partial:
         export_onnx(model, partial / "model.onnx", max_tokens)
@@ -71,7 +89,9 @@ def train_cold(config: TrainConfig, dataset: dict[str, Any], splits: dict[str, l
             "serving": {"file": "model.onnx", "int8_macro_f1_delta": {}, "max_int8_loss": None},
             "ensemble": None,
             "cold_start": {
-                "route": "few-shot prototypes" if len(train) else "zero-shot label text",
+                "route": ("prior repositories, " if prior_rows else "") + (
+                    "few-shot prototypes" if len(train) else "zero-shot label text"),
+                "prior": prior, "prior_weight": cold_start.PRIOR_WEIGHT if prior_rows else None,
                 "labeled_issues": len(train), "label_texts": dict(zip(labels, texts)),
                 "temperature": cold_start.TEMPERATURE, "label_weight": cold_start.LABEL_WEIGHT,
                 "abstains": abstains,

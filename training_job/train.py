@@ -80,7 +80,7 @@ def default_base_model() -> str:
 
 
 def read_dataset(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """The dataset manifest and its three splits."""
+    """The dataset manifest and its three splits (and ``prior``, when the folder has one)."""
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise SystemExit(f"error: {folder} is not a dataset folder (no manifest.json); run `triage dataset` first")
@@ -91,6 +91,8 @@ def read_dataset(folder: Path) -> tuple[dict[str, Any], dict[str, list[dict[str,
         if not path.is_file():
             raise SystemExit(f"error: dataset split {path} is missing")
         splits[name] = [json.loads(line) for line in path.read_text().splitlines() if line]
+    if (folder / "prior.jsonl").is_file():  # other repositories' issues, for a cold-start model (triage.data.prior)
+        splits["prior"] = [json.loads(line) for line in (folder / "prior.jsonl").read_text().splitlines() if line]
     if not splits["train"] and not manifest.get("cold_start"):
         raise SystemExit(f"error: the training split of {folder} is empty")
     return manifest, splits

@@ -104,7 +104,7 @@ def test_coldstart_by_k_per_repository(corefx_issues: list[Issue], tiny_encoder:
     out, plot = tmp_path / "bench.json", tmp_path / "coldstart.png"
     done = bench("benchmarks.quality", "coldstart", "--train", str(train), "--base-model", str(tiny_encoder),
                  "--max-tokens", "32", "--ks", "0,5,20", "--draws", "2", "--plot", str(plot), "--json", str(out),
-                 "--area", str(areas), "--area-ks", "0,2", "--finetune-prior", "--epochs", "1", "--batch-size", "8")
+                 "--area", str(areas), "--area-ks", "0,2", "--prior-ks", "0,5", "--epochs", "1", "--batch-size", "8")
     assert done.returncode == 0, done.stderr
     cold = json.loads(out.read_text())["coldstart"]
     routes = {"with_prior", "without_prior", "cross_repo_prior"}
@@ -122,9 +122,12 @@ def test_coldstart_by_k_per_repository(corefx_issues: list[Issue], tiny_encoder:
     assert "label-text prior" in done.stdout and cold["ks"] == [0, 5, 20]
     assert set(cold["area"]["by_k"]) == {"0", "2"} and cold["area"]["by_k"]["0"]["without_prior"] is None
     assert 0 <= cold["area"]["by_k"]["2"]["with_prior"] <= 1 and cold["area"]["test_issues"] > 0
-    finetuned = cold["finetuned_prior"]
-    assert set(finetuned["per_repo"]) == set(cold["by_k"]) and finetuned["train_seconds"] > 0
-    assert finetuned["cross_repo_f1"] == pytest.approx(sum(finetuned["per_repo"].values()) / 3, abs=1e-3)
+    prior = cold["prior_repositories"]  # the product's route: each repository learns from the other two
+    assert set(prior["by_k"]) == set(cold["by_k"]) and all(set(by_k) == {"0", "5"} for by_k in prior["by_k"].values())
+    for k in ("0", "5"):
+        assert prior["cross_repo_f1"][k] == pytest.approx(sum(b[k] for b in prior["by_k"].values()) / 3, abs=1e-3)
+    for repo, record in prior["fine_tuned"].items():  # never on its own issues: the other two repositories' only
+        assert record["fine_tuned"] is True and set(record["repositories"]) == set(cold["by_k"]) - {repo}
 
 
 def test_coldstart_refuses_bad_ks(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ which runs the same job in the foreground. Every run is one :class:`~triage.port
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +24,9 @@ from triage.data.dataset import (
     frozen_test_numbers,
     save_dataset,
 )
-from triage.data.ingest import stored_issues
-from triage.domain.errors import EmptyDatasetError
+from triage.data.ingest import iter_issues, stored_issues
+from triage.domain.errors import EmptyDatasetError, InputError
+from triage.domain.issues import Issue
 from triage.domain.schedule import Cron
 from triage.learning.tuning import known_config
 from triage.ports.records import FEEDBACK, RUNS, Run, now_iso
@@ -41,24 +42,39 @@ def dataset_spec(settings: Settings, aliases: Mapping[str, str] | None = None) -
                        recent_fraction=settings.recent_fraction)
 
 
-def build_training_dataset(s: Services, repo: str) -> dict[str, Any]:
+def build_training_dataset(s: Services, repo: str, prior: Sequence[str] | None = None) -> dict[str, Any]:
     """Build and store a dataset from the stored issues, renames and feedback; returns its manifest.
 
     With too few labeled issues to fine-tune, the dataset is a cold-start one (:mod:`triage.data.cold_start`):
-    the repository's labels, with their descriptions from GitHub when it can be reached, and the labeled
-    issues there are.
+    the repository's labels, with their descriptions from GitHub when it can be reached, the labeled issues
+    there are, and the matching issues of the ``prior`` repositories (default: the repository config's
+    ``training.prior``), which must be in the store already.
     """
     spec = dataset_spec(s.settings, label_aliases(s.docs, repo))
     issues = stored_issues(s.docs, repo)
     try:
         dataset = build_dataset(issues, spec, frozen_test_numbers(s.blobs, repo), feedback=s.docs.query(FEEDBACK, repo))
     except EmptyDatasetError as exc:
-        dataset = cold_start_dataset(issues, spec, repository_labels(s, repo), cause=exc)
+        dataset = cold_start_dataset(issues, spec, repository_labels(s, repo), cause=exc,
+                                     prior=prior_issues(s, repo, prior))
         telemetry.event("ColdStartDataset", repo=repo, labels=len(dataset.labels),
                         labeled=len(dataset.splits["train"]))
     manifest = save_dataset(s.blobs, dataset)
     train_assignee_model(s, repo)  # owner routing's learned model, from the same stored issues; never raises
     return manifest
+
+
+def prior_issues(s: Services, repo: str, prior: Sequence[str] | None) -> dict[str, list[Issue]]:
+    """The stored issues of each prior repository (``prior``, or the repository config's ``training.prior``);
+    :class:`InputError` for one with none stored, since learning from nothing would pass unnoticed."""
+    names = (known_config(s.docs, repo).get("prior") or []) if prior is None else prior
+    found = {}
+    for name in dict.fromkeys(n for n in map(lambda n: current_name(s.docs, n), names) if n.casefold() != repo.casefold()):
+        found[name] = [issue for issue in iter_issues(s.docs, name) if issue.labels]  # only labeled ones teach
+        if not found[name]:
+            raise InputError(f"prior repository {name} has no labeled issues stored: run `triage scrape --repo {name}` "
+                             "first, or remove it from training.prior in .github/issue-triage.yml")
+    return found
 
 
 def repository_labels(s: Services, repo: str) -> dict[str, str]:

@@ -76,7 +76,7 @@ def cmd_scrape(s: Services, args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_dataset(s: Services, args: argparse.Namespace) -> dict[str, Any]:
     """Build and store a dataset version from the stored issues."""
-    manifest = build_training_dataset(s, args.repo)
+    manifest = build_training_dataset(s, args.repo, prior=args.prior)  # None: the config's training.prior
     return ({k: manifest[k] for k in ("version", "mode", "sizes", "dropped")} | {"labels": len(manifest["labels"])}
             | ({"cold_start": True} if manifest.get("cold_start") else {}))
 

@@ -30,6 +30,7 @@ from triage.cli.output import label_output
 from triage.data.sources import FORMATS
 from triage.domain.errors import ConfigError, InputError, TriageError
 from triage.domain.issues import check_repo
+from triage.domain.prior_repos import prior_repo, prior_repos
 from triage.domain.repo_config import CONFIG_PATH, MAX_BYTES, parse_repo_config
 
 
@@ -51,6 +52,23 @@ def _repo_arg(text: str) -> str:
         return check_repo(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _prior_arg(text: str) -> str:
+    try:
+        return prior_repo(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_prior(args: argparse.Namespace) -> None:
+    """``--prior`` as a whole (each value is checked by its type): at most five, none twice, not ``--repo``."""
+    prior: list[str] | None = getattr(args, "prior", None)
+    if prior:
+        prior_repos(prior, "--prior")
+        if args.repo in prior:
+            raise InputError(f"--prior names {args.repo}, the repository itself; name other repositories (its own "
+                             "labeled issues are always used)")
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
@@ -117,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("scrape", cmd_scrape, "copy a repository's issues from GitHub (GITHUB_TOKEN or GITHUB_APP_*; GITHUB_API_URL)")
     p.add_argument("--full", action="store_true", help="re-read every issue instead of only those updated since the last run")
     p.add_argument("--pull-requests", action="store_true", help="keep pull requests too")
-    add("dataset", cmd_dataset, "build a versioned dataset from the stored issues (human labels, cleaned, time split)")
+    p = add("dataset", cmd_dataset, "build a versioned dataset from the stored issues (human labels, cleaned, time split)")
+    p.add_argument("--prior", action="append", type=_prior_arg, metavar="OWNER/NAME",
+                   help="learn a cold-start model from this repository's labeled issues too (already scraped); "
+                        "repeatable; default: the repository config's training.prior")
     p = add("train", cmd_train, "fine-tune a transformer classifier on a dataset (local process)")
     p.add_argument("--dataset", help="dataset version (default: the latest)")
     p = add("evaluate", cmd_evaluate, "evaluate a model on its frozen test split and write the report")
@@ -169,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "predict" and not (args.repo or args.model_dir):
             raise InputError("predict needs --repo owner/name (its current model) or --model-dir FOLDER")
         read_label_config(args)
+        check_prior(args)
         read_inputs(args)
         services = embedded(config)
         if args.func is cmd_demo:

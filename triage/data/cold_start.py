@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triage.data.dataset import Dataset, DatasetSpec
+from triage.data.dataset_store import PRIOR
+from triage.data.prior import prior_rows
 from triage.domain.cleaning import issue_text, learn_boilerplate, lexical_text
 from triage.domain.errors import EmptyDatasetError
 from triage.domain.issues import Issue
@@ -39,9 +41,10 @@ class ColdStartDataset(Dataset):
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def manifest(self) -> dict[str, Any]:
-        """The dataset manifest plus ``cold_start`` and ``label_descriptions``."""
+        """The dataset manifest plus ``cold_start``, ``label_descriptions`` and ``prior_repositories`` (rows each)."""
         return super().manifest() | {"version": self.version, "cold_start": True,
-                                     "label_descriptions": self.label_descriptions}
+                                     "label_descriptions": self.label_descriptions,
+                                     "prior_repositories": dict(Counter(r["repo"] for r in self.splits.get(PRIOR, [])))}
 
 
 MAX_DESCRIPTION = 500  # GitHub allows 100 characters; a longer one is cut, not refused
@@ -72,9 +75,12 @@ def candidate_labels(issues: Sequence[Issue], spec: DatasetSpec, repository_labe
 
 
 def cold_start_dataset(issues: Sequence[Issue], spec: DatasetSpec, repository_labels: Mapping[str, str],
-                       cause: EmptyDatasetError | None = None) -> ColdStartDataset:
+                       cause: EmptyDatasetError | None = None,
+                       prior: Mapping[str, Sequence[Issue]] | None = None) -> ColdStartDataset:
     """A cold-start dataset of one repository's issues; ``repository_labels`` maps each of its label names to its
-    description (empty when unknown). Raises :class:`EmptyDatasetError` when fewer than two labels are known."""
+    description (empty when unknown). ``prior``: other repositories' issues (repository → issues) whose labels
+    that match these labels form the ``prior`` split (:mod:`triage.data.prior`). Raises
+    :class:`EmptyDatasetError` when fewer than two labels are known."""
     repos = sorted({issue.repo for issue in issues})
     labels = candidate_labels(issues, spec, repository_labels)
     if len(repos) != 1 or len(labels) < 2:
@@ -106,6 +112,9 @@ def cold_start_dataset(issues: Sequence[Issue], spec: DatasetSpec, repository_la
                       "labels": mine, "created_at": issue.created_at})
     descriptions = {label: " ".join(str(repository_labels.get(label) or "").split())[:MAX_DESCRIPTION]
                     for label in labels}
-    return ColdStartDataset(repo=repos[0], labels=labels, mode="single",
-                            splits={"train": train, "validation": [], "test": []}, spec=spec, dropped=dict(dropped),
+    splits = {"train": train, "validation": [], "test": []}
+    learned_from = prior_rows(prior, labels, spec.bot_login) if prior else []
+    if learned_from:
+        splits[PRIOR] = learned_from
+    return ColdStartDataset(repo=repos[0], labels=labels, mode="single", splits=splits, spec=spec, dropped=dict(dropped),
                             boilerplate=sorted(boilerplate), test_window=[], label_descriptions=descriptions)

@@ -24,7 +24,7 @@ def check_repo(repo: object) -> str:
     """``repo`` as the product keys it (``owner/name`` in lower case) if it follows GitHub's naming rules;
     raise :class:`InputError` otherwise. Every entry point (HTTP, webhook, queue, timers, CLI) calls this."""
     owner, _, name = repo.partition("/") if isinstance(repo, str) else ("", "", "")
-    if not (OWNER_PATTERN.match(owner) and NAME_PATTERN.match(name) and name not in (".", "..")
+    if not (OWNER_PATTERN.fullmatch(owner) and NAME_PATTERN.fullmatch(name) and name not in (".", "..")
             and len(repo) <= 141):  # type: ignore[arg-type]
         shown = repr(repo)[:80]
         raise InputError(f"repository {shown} is not a GitHub repository name: use owner/name, for example "

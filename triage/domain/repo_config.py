@@ -28,6 +28,7 @@ Example (every key optional; a missing file means these defaults)::
     training:
       schedule: "0 3 * * 0"     # cron, UTC: this repository's own retraining (default: TRIAGE_TRAIN_SCHEDULE)
       min_new_labels: 50        # retrain after this many new human labels (default: TRIAGE_RETRAIN_AFTER)
+      prior: [dotnet/corefx]    # cold start: learn from these repositories' labeled issues too (at most 5; scraped)
     routing:                    # assign an owner once labeled (absent: nobody is assigned); see routing_config
       owners: {area-System.Net: [alice, bob]}   # label or glob -> logins
       away: [carol]             # never assigned
@@ -47,6 +48,7 @@ import yaml
 
 from triage.domain.errors import ConfigError
 from triage.domain.path_rules import PathRule, parse_path_rules
+from triage.domain.prior_repos import parse_prior
 from triage.domain.routing_config import RoutingConfig, parse_routing
 from triage.domain.schedule import Cron
 
@@ -59,7 +61,7 @@ _TOP = {"labels", "thresholds", "max_labels", "dry_run", "comment", "pull_reques
         "relabel_on_edit", "routing", "paths"}
 _LABELS = {"allow", "exclude", "aliases", "exclusive"}
 _THRESHOLDS = {"default", "per_label"}
-_TRAINING = {"schedule", "min_new_labels"}
+_TRAINING = {"schedule", "min_new_labels", "prior"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class RepoConfig:
     pull_requests: bool = False
     schedule: str | None = None  # None: the app's TRIAGE_TRAIN_SCHEDULE
     min_new_labels: int | None = None  # None: the app's TRIAGE_RETRAIN_AFTER
+    prior: tuple[str, ...] = ()  # ``training.prior``: owner/name (lower case) whose labeled issues a cold start uses
     abstain_labels: tuple[AbstainLabel, ...] = ()
     relabel_on_edit: bool = False
     routing: RoutingConfig | None = None  # None: no routing section, nobody is assigned
@@ -183,6 +186,7 @@ def parse_repo_config(text: str | None, source: str = CONFIG_PATH) -> RepoConfig
         schedule=v.cron(training["schedule"], "training.schedule") if training.get("schedule") is not None else None,
         min_new_labels=(v.integer(training["min_new_labels"], "training.min_new_labels", 1, 100000)
                         if training.get("min_new_labels") is not None else None),
+        prior=parse_prior(training.get("prior"), source),
         abstain_labels=v.abstain_labels(root.get("abstain_label")),
         relabel_on_edit=v.boolean(root.get("relabel_on_edit", False), "relabel_on_edit"),
         routing=parse_routing(root.get("routing"), source),

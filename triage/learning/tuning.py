@@ -43,6 +43,7 @@ def remember_config(docs: DocumentStore, repo: str, config: RepoConfig) -> None:
     """
     wanted = {"pinned": dict(config.thresholds), "default_threshold": config.default_threshold,
               "min_new_labels": config.min_new_labels, "schedule": config.schedule,
+              "prior": list(config.prior),  # training.prior: the repositories a cold-start dataset learns from
               # owner routing's learned model: trained only while it is on, with its activity window
               "assignee_months": config.routing.inactive_months if config.routing and config.routing.learned else None}
     known = docs.get(TUNING, repo, CONFIG_ID) or {}
@@ -51,8 +52,8 @@ def remember_config(docs: DocumentStore, repo: str, config: RepoConfig) -> None:
 
 
 def known_config(docs: DocumentStore, repo: str) -> dict[str, Any]:
-    """The copy of the repository config's pins, default threshold, retrain count, training schedule and the learned
-    routing's activity window (empty before the labeler first ran)."""
+    """The copy of the repository config's pins, default threshold, retrain count, training schedule, prior
+    repositories and the learned routing's activity window (empty before the labeler first ran)."""
     return docs.get(TUNING, repo, CONFIG_ID) or {}
 
 

@@ -15,28 +15,17 @@ until the maintainer sets a threshold.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from triage.domain.label_words import label_words
 from triage.ml.metrics import NEVER, pick_thresholds
 
 TEMPERATURE = 20.0  # cosine gaps of 0.05-0.2 between labels become clear but not saturated probabilities
 LABEL_WEIGHT = 1.0  # the label text counts as this many labeled issues in its prototype
-# "area-", "type:", "kind/" ...: the prefix names the label family, not the label
-_PREFIX = re.compile(r"^(?:area|type|kind|topic|component|category)\s*[-:/]\s*", re.IGNORECASE)
-_SEPARATORS = re.compile(r"[-_./:]+")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-
-
-def label_words(name: str) -> str:
-    """A label name as words: ``"area-System.Net.Http"`` → ``"System Net Http"``, ``"good_first-issue"`` →
-    ``"good first issue"``; a name that is only a prefix keeps it."""
-    stripped = _PREFIX.sub("", name.strip()) or name.strip()
-    words = _SEPARATORS.sub(" ", _CAMEL.sub(" ", stripped))
-    return " ".join(words.split()) or name.strip()
+PRIOR_WEIGHT = 10.0  # the prior repositories' issues of a label count as this many of its own labeled issues
 
 
 def label_text(name: str, description: str = "") -> str:
@@ -52,8 +41,17 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+def prior_term(examples: np.ndarray, targets: np.ndarray, weight: float = PRIOR_WEIGHT) -> np.ndarray:
+    """What other repositories' labeled issues add to each prototype, ``(labels, dim)``: the unit-length mean
+    of a label's issues times ``weight`` (a zero row for a label they never carry), so that however many
+    there are, a repository's own issues outweigh them once it has more than ``weight`` of a label."""
+    examples = normalise(examples)
+    targets = np.asarray(targets, dtype=np.float32).reshape(len(examples), -1)
+    return weight * normalise(targets.T @ examples)
+
+
 def prototypes(label_vectors: np.ndarray, examples: np.ndarray, targets: np.ndarray,
-               label_weight: float = LABEL_WEIGHT) -> np.ndarray:
+               label_weight: float = LABEL_WEIGHT, prior: np.ndarray | None = None) -> np.ndarray:
     """One unit-length prototype per label, shape ``(labels, dim)``.
 
     Args:
@@ -62,11 +60,12 @@ def prototypes(label_vectors: np.ndarray, examples: np.ndarray, targets: np.ndar
         examples: embeddings of the labeled issues, ``(n, dim)`` (``n`` may be 0).
         targets: 0/1 indicator matrix ``(n, labels)``.
         label_weight: how many issues the label text is worth; 0 uses the issues alone.
+        prior: :func:`prior_term` of other repositories' issues, added as it is (None: nothing).
     """
     label_vectors, examples = normalise(label_vectors), normalise(examples)
     targets = np.asarray(targets, dtype=np.float32).reshape(len(examples), len(label_vectors))
     total = label_weight * label_vectors + targets.T @ examples
-    return normalise(total)
+    return normalise(total if prior is None else total + prior)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -82,7 +81,8 @@ def scores(issues: np.ndarray, protos: np.ndarray, temperature: float = TEMPERAT
 
 
 def leave_one_out(label_vectors: np.ndarray, examples: np.ndarray, targets: np.ndarray,
-                  label_weight: float = LABEL_WEIGHT, temperature: float = TEMPERATURE) -> np.ndarray:
+                  label_weight: float = LABEL_WEIGHT, temperature: float = TEMPERATURE,
+                  prior: np.ndarray | None = None) -> np.ndarray:
     """Each labeled issue's probabilities against prototypes built without it, ``(n, labels)``.
 
     An issue scored against a prototype it is part of looks more certain than a new issue would; removing it
@@ -91,6 +91,8 @@ def leave_one_out(label_vectors: np.ndarray, examples: np.ndarray, targets: np.n
     label_vectors, examples = normalise(label_vectors), normalise(examples)
     targets = np.asarray(targets, dtype=np.float32).reshape(len(examples), len(label_vectors))
     total = label_weight * label_vectors + targets.T @ examples  # (labels, dim), not normalised
+    if prior is not None:
+        total = total + prior
     out = np.zeros(targets.shape, dtype=np.float32)
     for i in range(len(examples)):
         without = total - np.outer(targets[i], examples[i])
