@@ -32,14 +32,18 @@ from triage.learning.tuning import known_config
 from triage.ports.records import FEEDBACK, RUNS, Run, now_iso
 from triage.ports.training import JobRequest
 
+UNLABELED_ROWS = 5000  # issues without a label a distilled student also learns from (training_job.distil reads 5,000)
+
 
 def dataset_spec(settings: Settings, aliases: Mapping[str, str] | None = None) -> DatasetSpec:
-    """The dataset spec the settings describe, with label renames (old → new)."""
+    """The dataset spec the settings describe, with label renames (old → new); with distillation on, the newest
+    :data:`UNLABELED_ROWS` issues without a human label are kept too."""
     return DatasetSpec(allow_labels=settings.allow_labels, deny_labels=settings.deny_labels,
                        min_examples=settings.min_examples, test_fraction=settings.test_fraction,
                        validation_fraction=settings.validation_fraction, seed=settings.seed,
                        bot_login=settings.bot_login, aliases=tuple(sorted((aliases or {}).items())),
-                       recent_fraction=settings.recent_fraction)
+                       recent_fraction=settings.recent_fraction,
+                       unlabeled=UNLABELED_ROWS if settings.training.distil_layers else 0)
 
 
 def build_training_dataset(s: Services, repo: str, prior: Sequence[str] | None = None) -> dict[str, Any]:

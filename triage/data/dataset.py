@@ -28,6 +28,7 @@ from typing import Any
 from triage.data.dataset_store import (
     RECENT,
     SPLITS,
+    UNLABELED,
     frozen_test_numbers,
     latest_version,
     load_manifest,
@@ -62,6 +63,7 @@ class DatasetSpec:
     include_pull_requests: bool = False
     aliases: tuple[tuple[str, str], ...] = ()  # (old, new) label renames: old labels count as new ones
     recent_fraction: float = 0.2  # share of the issues after the frozen test set held out as the recent split
+    unlabeled: int = 0  # the newest issues without a human label kept as the unlabeled split (for distillation)
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Dataset:
             "mode": self.mode,
             "labels": self.labels,
             "sizes": {name: len(rows) for name, rows in self.splits.items()},
-            "label_counts": {name: dict(Counter(label for r in rows for label in r["labels"]))
+            "label_counts": {name: dict(Counter(label for r in rows for label in r.get("labels", ())))
                              for name, rows in self.splits.items()},
             "dropped": self.dropped,
             "spec": asdict(self.spec),
@@ -134,7 +136,11 @@ def build_dataset(issues: IssueSource, spec: DatasetSpec, frozen_test: frozenset
     seen_texts: set[bytes] = set()
     rows: list[tuple[int, dict[str, Any]]] = []
     negative_only: list[dict[str, Any]] = []
+    unlabeled: dict[bytes, dict[str, Any]] = {}  # a text that is also labeled is not unlabeled, whichever came first
     for _, key, row in sorted(candidates, key=lambda c: c[0]):  # oldest first: the first of equal texts is kept
+        if not row["labels"] and "negatives" not in row:
+            unlabeled.setdefault(key, {k: row[k] for k in ("number", "text", "created_at")})
+            continue
         if key in seen_texts:
             dropped["duplicate"] += 1
             continue
@@ -195,6 +201,9 @@ def build_dataset(issues: IssueSource, spec: DatasetSpec, frozen_test: frozenset
     elif hard_negatives:
         dropped["negative_only_single_label"] = len(hard_negatives)  # softmax needs a true label to learn from
     splits = {"train": train, "validation": validation, "test": test} | ({RECENT: recent} if recent else {})
+    kept = [row for key, row in unlabeled.items() if key not in seen_texts][-spec.unlabeled:] if spec.unlabeled else []
+    if kept:
+        splits[UNLABELED] = kept
     return Dataset(repo=next(iter(repos)), labels=labels, mode=mode, splits=splits, spec=spec, dropped=dict(dropped),
                    boilerplate=sorted(boilerplate), test_window=test_window)
 
@@ -226,7 +235,8 @@ def _candidates(issues: Iterable[Issue], spec: DatasetSpec, boilerplate: frozens
         negatives -= set(labels) | deny
         if not labels and not negatives:
             dropped["no_human_label"] += 1
-            continue
+            if not spec.unlabeled:
+                continue
         row = {"number": issue.number, "text": text, "lexical": lexical_text(issue.title, body),
                "labels": labels, "created_at": issue.created_at}
         if negatives:

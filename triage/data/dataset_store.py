@@ -15,6 +15,7 @@ from triage.ports.stores import BlobStore
 SPLITS = ("train", "validation", "test")  # what the training job reads
 RECENT = "recent"  # held out for the promotion gate only
 PRIOR = "prior"  # other repositories' issues a cold-start model learns from (triage.data.prior)
+UNLABELED = "unlabeled"  # issues without a human label: what a distilled student also learns from
 
 
 class Built(Protocol):
@@ -43,7 +44,7 @@ def save_dataset(store: BlobStore, dataset: Built) -> dict[str, Any]:
     version = dataset.version
     base = dataset_prefix(dataset.repo, version)
     if store.etag(f"{base}/manifest.json") is None:
-        for name in [*SPLITS, *(extra for extra in (RECENT, PRIOR) if extra in dataset.splits)]:
+        for name in [*SPLITS, *(extra for extra in (RECENT, PRIOR, UNLABELED) if extra in dataset.splits)]:
             body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in dataset.splits[name])
             store.put(f"{base}/{name}.jsonl", body.encode())
         store.put(f"{base}/manifest.json", json.dumps(dataset.manifest(), indent=2).encode())

@@ -45,7 +45,9 @@ class TrainingArguments:
     seed: int = setting("TRIAGE_SEED", 42, "Seed of splits and training; the same seed gives the same model on the "
                         "same device.", between(0, 2**32 - 1))
     distil_layers: int = setting("TRIAGE_DISTIL_LAYERS", 0, "Also distil the fine-tuned model into a student with "
-                                 "this many layers, served only if it holds up on validation and test (0: off).",
+                                 "this many layers, served only if it holds up on validation and test (0: off). "
+                                 "The student also learns from the newest 5,000 issues no human labeled, which "
+                                 "the dataset then keeps.",
                                  between(0, 1000))
     budget_minutes: float = setting("TRIAGE_BUDGET_MINUTES", 30.0, "Wall-clock budget of the training loop; "
                                     "training stops when it is spent.", between(0, 7 * 24 * 60, low_open=True))

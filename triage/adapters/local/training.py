@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.data.dataset import SPLITS, load_manifest
-from triage.data.dataset_store import PRIOR
+from triage.data.dataset_store import PRIOR, UNLABELED
 from triage.domain.errors import TrainingError
 from triage.learning.registry import upload_model
 from triage.ports.layout import dataset_prefix
@@ -31,7 +31,8 @@ _CHILDREN: dict[str, subprocess.Popen[bytes]] = {}  # reaped in status() so fini
 def download_dataset(blobs: BlobStore, repo: str, dataset_version: str, folder: Path) -> Path:
     """Copy a stored dataset (splits and manifest) into ``folder``, as the training job reads it."""
     folder.mkdir(parents=True)
-    extra = [PRIOR] if load_manifest(blobs, repo, dataset_version).get("sizes", {}).get(PRIOR) else []
+    sizes = load_manifest(blobs, repo, dataset_version).get("sizes", {})
+    extra = [name for name in (PRIOR, UNLABELED) if sizes.get(name)]
     for name in [f"{s}.jsonl" for s in (*SPLITS, *extra)] + ["manifest.json"]:
         (folder / name).write_bytes(blobs.get(f"{dataset_prefix(repo, dataset_version)}/{name}"))
     return folder
