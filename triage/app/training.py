@@ -71,9 +71,10 @@ def build_training_dataset(s: Services, repo: str, prior: Sequence[str] | None =
 def prior_issues(s: Services, repo: str, prior: Sequence[str] | None) -> dict[str, list[Issue]]:
     """The stored issues of each prior repository (``prior``, or the repository config's ``training.prior``);
     :class:`InputError` for one with none stored, since learning from nothing would pass unnoticed."""
-    names = (known_config(s.docs, repo).get("prior") or []) if prior is None else prior
+    named = (known_config(s.docs, repo).get("prior") or []) if prior is None else prior
+    names = [current_name(s.docs, name) for name in named]  # a renamed repository's issues are under its new name
     found = {}
-    for name in dict.fromkeys(n for n in map(lambda n: current_name(s.docs, n), names) if n.casefold() != repo.casefold()):
+    for name in dict.fromkeys(name for name in names if name.casefold() != repo.casefold()):
         found[name] = [issue for issue in iter_issues(s.docs, name) if issue.labels]  # only labeled ones teach
         if not found[name]:
             raise InputError(f"prior repository {name} has no labeled issues stored: run `triage scrape --repo {name}` "

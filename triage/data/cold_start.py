@@ -78,8 +78,8 @@ def cold_start_dataset(issues: Sequence[Issue], spec: DatasetSpec, repository_la
                        cause: EmptyDatasetError | None = None,
                        prior: Mapping[str, Sequence[Issue]] | None = None) -> ColdStartDataset:
     """A cold-start dataset of one repository's issues; ``repository_labels`` maps each of its label names to its
-    description (empty when unknown). ``prior``: other repositories' issues (repository → issues) whose labels
-    that match these labels form the ``prior`` split (:mod:`triage.data.prior`). Raises
+    description (empty when unknown). ``prior``: other repositories' issues (repository → issues); those with a label
+    matching one of these form the ``prior`` split (:mod:`triage.data.prior`). Raises
     :class:`EmptyDatasetError` when fewer than two labels are known."""
     repos = sorted({issue.repo for issue in issues})
     labels = candidate_labels(issues, spec, repository_labels)

@@ -5,7 +5,9 @@ description"``) and the embeddings of the labeled issues that carry it. An issue
 ``temperature × cosine(issue, prototype)``, turned into probabilities by a softmax. With no labeled
 issue this is zero-shot ranking by label text; with k issues per label it is a nearest-prototype
 few-shot classifier (no training beyond averaging). The training job exports the encoder with these
-prototypes as its linear head, so the served model is an ordinary ONNX classifier.
+prototypes as its linear head, so the served model is an ordinary ONNX classifier. Issues of prior
+repositories (``training.prior``) add to each prototype as :data:`PRIOR_WEIGHT` issues would
+(:func:`prior_term`), on an encoder the job first fine-tuned on them.
 
 Thresholds: with labeled issues, each issue is scored against prototypes built *without* it
 (leave-one-out) and the usual thresholds for the target precision are picked on those scores; with
