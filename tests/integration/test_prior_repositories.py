@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import minilm_path
+from tests.integration.test_cli import export, run_cli
 from training_job.train import TrainConfig, run
 from triage.adapters.local.training import download_dataset
 from triage.app.bootstrap import build_services
@@ -79,6 +80,28 @@ def test_a_new_repository_gets_a_model_from_a_prior_repository(corefx_issues: li
     assert record["prior"]["trained_on"] + 2 * record["prior"]["held_out"] == pytest.approx(150, abs=1)
     assert model["metrics"]["validation"]["raw"]["n"] == 3  # thresholds: the repository's own issues only
     assert model["neighbours"]["issues"] == 3  # the prior's issues are not this repository's past issues
+
+
+def test_the_command_line_names_the_prior(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    prior, own, _ = split(corefx_issues)
+    for key, value in {"TRIAGE_HOME": str(tmp_path / "home"), "TRIAGE_BASE_MODEL": str(tiny_encoder),
+                       "TRIAGE_MAX_TOKENS": "32", "TRIAGE_EPOCHS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    for repo, issues in (("octo/old", prior), ("octo/new", own)):
+        code, _, err = run_cli(capsys, "-q", "ingest", "--repo", repo, "--source", str(export(issues, tmp_path / "i.jsonl")))
+        assert code == 0, err
+    code, dataset, err = run_cli(capsys, "-q", "dataset", "--repo", "octo/new", "--prior", "Octo/Old")
+    assert code == 0 and dataset["cold_start"] is True and dataset["sizes"]["prior"] == 150, err
+    code, trained, err = run_cli(capsys, "-q", "train", "--repo", "octo/new")
+    assert code == 0, err
+    assert trained["cold_start"]["route"] == "prior repositories, few-shot prototypes"
+    assert trained["cold_start"]["prior"]["repositories"] == {"octo/old": 150}
+    assert trained["cold_start"]["prior"]["fine_tuned"] is True and trained["test_accuracy"] is None
+    code, promoted, err = run_cli(capsys, "-q", "promote", "--repo", "octo/new", "--model", trained["model"])
+    assert code == 0 and promoted["promoted"] is True, err
+    code, predicted, err = run_cli(capsys, "-q", "predict", "--repo", "octo/new", "Socket hangs", "TLS handshake")
+    assert code == 0 and len(predicted["scores"]) == 3, err
 
 
 def train_cold(dataset_rows: dict[str, list], manifest: dict, folder: Path, arguments: TrainingArguments) -> Path:

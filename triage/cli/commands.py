@@ -96,7 +96,11 @@ def cmd_train(s: Services, args: argparse.Namespace) -> dict[str, Any]:
 def _cold_start(manifest: dict[str, Any]) -> dict[str, Any]:
     """How a cold-start model was made and whether it abstains (nothing for a fine-tuned model)."""
     cold = manifest.get("cold_start")
-    return {"cold_start": {k: cold[k] for k in ("route", "labeled_issues", "abstains", "note")}} if cold else {}
+    if not cold:
+        return {}
+    prior = {k: v for k, v in (cold.get("prior") or {}).items() if k in ("repositories", "fine_tuned", "held_out_macro_f1")}
+    return {"cold_start": {k: cold[k] for k in ("route", "labeled_issues", "abstains", "note")}
+            | ({"prior": prior} if prior else {})}
 
 
 def cmd_evaluate(s: Services, args: argparse.Namespace) -> dict[str, Any]:
