@@ -199,9 +199,12 @@ def coldstart(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     for repo in sorted({i.repo for i in issues}):
         rows, _ = _rows([i for i in issues if i.repo == repo])
         splits[repo] = stratified_holdout(rows, 0.2, args.seed, 0)
+    split = "development (stratified 20% per repository, fold 0 of 5); k drawn from the other 80%"
+    if args.prior_only:  # the product's routes with a prior or fine-tuned, without the label-text benchmark
+        return prior_and_own(splits, config, args) | {"split": split}
     embed = encoder(config.args.base_model or default_base_model(), config.args.max_tokens)
     result = run_coldstart(splits, embed, args.ks, args.draws, args.seed)
-    result["split"] = "development (stratified 20% per repository, fold 0 of 5); k drawn from the other 80%"
+    result["split"] = split
     if args.area:
         from benchmarks.coldstart import run_area_coldstart
 
@@ -209,17 +212,32 @@ def coldstart(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
         result["area"] = run_area_coldstart(dataset.splits["train"] + dataset.splits["validation"],
                                             dataset.splits["test"], embed, args.area_ks, args.draws, args.seed)
         result["area"]["split"] = "time split (newest 15% as test)"
-    if args.prior_ks:
-        from benchmarks.coldstart import prior_repositories_f1
-
-        result["prior_repositories"] = prior_repositories_f1(splits, config, args.prior_ks, args.seed)
-        print(f"prior repositories (the product's route): {result['prior_repositories']['cross_repo_f1']}")
+    result |= prior_and_own(splits, config, args)
     result["plot"] = str(plot(result, args.plot))
     print(table([[k, *(result["cross_repo_f1"][name][str(k)] for name in ("without_prior", "with_prior",
                                                                          "cross_repo_prior"))] for k in args.ks],
                 ["k", "without prior", "label-text prior", "cross-repo prior"]))
     print(f"lexical on all training issues: {result['lexical_all_cross_repo_f1']}; "
           f"prototypes on all: {result['prototypes_all_cross_repo_f1']}")
+    return result
+
+
+def prior_and_own(splits: dict[str, tuple[list, list]], config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:
+    """``--prior-ks``: the prior-repositories route; ``--own-ks``: the product's model fine-tuned on k own issues
+    alone (one draw each; 15 % of them held out for thresholds, as always)."""
+    from benchmarks.coldstart import prior_repositories_f1, sample
+
+    result: dict[str, Any] = {}
+    if args.prior_ks:
+        result["prior_repositories"] = prior_repositories_f1(splits, config, args.prior_ks, args.seed)
+        print(f"prior repositories (the product's route): {result['prior_repositories']['cross_repo_f1']}")
+    if args.own_ks:
+        by_k = {repo: {str(k): round(train_and_score(sample(train, k, args.seed + k), test, repo, config, [],
+                                                      args.seed)["raw"]["macro_f1"], 4) for k in args.own_ks}
+                for repo, (train, test) in sorted(splits.items())}
+        means = {str(k): round(sum(b[str(k)] for b in by_k.values()) / len(by_k), 4) for k in args.own_ks}
+        result["fine_tuned_own"] = {"by_k": by_k, "cross_repo_f1": means, "epochs": config.args.epochs}
+        print(f"fine-tuned on k own issues alone: {means}")
     return result
 
 
@@ -258,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior-ks", type=_ks, metavar="KS",
                         help="coldstart: also the product's prior-repositories route (training.prior) at these k, "
                              "e.g. 0,25 (slow: one fine-tuning per repository)")
+    parser.add_argument("--own-ks", type=_ks, metavar="KS",
+                        help="coldstart: also the product's model fine-tuned on k own issues alone, e.g. 25,100")
+    parser.add_argument("--prior-only", action="store_true",
+                        help="coldstart: only the --prior-ks and --own-ks routes (no label-text benchmark, no plot)")
     parser.add_argument("--folds", type=int, default=1, choices=range(1, 6),
                         help="nlbse without --test: average over this many of the 5 development folds (default 1)")
     parser.add_argument("--pretrain-all", action="store_true",

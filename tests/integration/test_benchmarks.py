@@ -130,6 +130,24 @@ def test_coldstart_by_k_per_repository(corefx_issues: list[Issue], tiny_encoder:
         assert record["fine_tuned"] is True and set(record["repositories"]) == set(cold["by_k"]) - {repo}
 
 
+def test_coldstart_prior_only_compares_the_prior_with_fine_tuning_on_own_issues(
+        corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path) -> None:
+    train = nlbse_csv(tmp_path / "issues_train.csv", corefx_issues, ("octo/one", "octo/two"), 150)
+    out = tmp_path / "bench.json"
+    done = bench("benchmarks.quality", "coldstart", "--train", str(train), "--base-model", str(tiny_encoder),
+                 "--max-tokens", "32", "--prior-only", "--prior-ks", "10", "--own-ks", "20,40", "--epochs", "1",
+                 "--batch-size", "8", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    cold = json.loads(out.read_text())["coldstart"]
+    assert "by_k" not in cold and "plot" not in cold  # the label-text benchmark is skipped
+    own = cold["fine_tuned_own"]
+    assert set(own["by_k"]) == {"octo/one", "octo/two"} and all(set(b) == {"20", "40"} for b in own["by_k"].values())
+    assert own["cross_repo_f1"]["40"] == pytest.approx((own["by_k"]["octo/one"]["40"] + own["by_k"]["octo/two"]["40"])
+                                                       / 2, abs=1e-3)
+    assert set(cold["prior_repositories"]["cross_repo_f1"]) == {"10"}
+    assert "fine-tuned on k own issues alone" in done.stdout
+
+
 def test_coldstart_refuses_bad_ks(tmp_path: Path) -> None:
     source = tmp_path / "t.csv"
     source.write_text("repo,created_at,label,title,body\n")
