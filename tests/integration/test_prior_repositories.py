@@ -82,6 +82,21 @@ def test_a_new_repository_gets_a_model_from_a_prior_repository(corefx_issues: li
     assert model["neighbours"]["issues"] == 3  # the prior's issues are not this repository's past issues
 
 
+def test_a_small_repository_learns_from_the_prior_until_it_has_enough_of_its_own(corefx_issues: list[Issue],
+                                                                                  tmp_path: Path) -> None:
+    prior, _, held_out = split(corefx_issues)
+    own = [renamed(i, "octo/new", n + 1, i.labels[:1]) for n, i in enumerate(held_out[:45])]  # enough to fine-tune
+    for below, cold in ((100, True), (45, False), (0, False)):
+        s = build_services(Config(settings=Settings(home=tmp_path / str(below), prior_below=below)))
+        ingest(prior, s.blobs, s.docs)
+        ingest(own, s.blobs, s.docs)
+        assert build_training_dataset(s, "octo/new").get("cold_start") is None  # no prior named: its own model
+        manifest = build_training_dataset(s, "octo/new", prior=["octo/old"])
+        assert bool(manifest.get("cold_start")) is cold, below
+        if cold:  # every own labeled issue stays, for the thresholds; the prior's issues join them
+            assert manifest["sizes"]["train"] == 45 and manifest["sizes"]["prior"] == 150
+
+
 def test_the_command_line_names_the_prior(corefx_issues: list[Issue], tiny_encoder: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     prior, own, _ = split(corefx_issues)

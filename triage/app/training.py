@@ -52,15 +52,21 @@ def build_training_dataset(s: Services, repo: str, prior: Sequence[str] | None =
     With too few labeled issues to fine-tune, the dataset is a cold-start one (:mod:`triage.data.cold_start`):
     the repository's labels, with their descriptions from GitHub when it can be reached, the labeled issues
     there are, and the matching issues of the ``prior`` repositories (default: the repository config's
-    ``training.prior``), which must be in the store already.
+    ``training.prior``), which must be in the store already. With prior repositories named, that is also the
+    case below ``TRIAGE_PRIOR_BELOW`` labeled issues, where they teach more than the repository's own.
     """
     spec = dataset_spec(s.settings, label_aliases(s.docs, repo))
     issues = stored_issues(s.docs, repo)
+    names = prior_names(s, repo, prior)
     try:
         dataset = build_dataset(issues, spec, frozen_test_numbers(s.blobs, repo), feedback=s.docs.query(FEEDBACK, repo))
+        labeled = sum(len(dataset.splits[name]) for name in ("train", "validation", "test"))
+        if names and labeled < s.settings.prior_below:
+            raise EmptyDatasetError(f"{labeled} labeled issues, fewer than TRIAGE_PRIOR_BELOW="
+                                    f"{s.settings.prior_below}, and prior repositories named: they teach more")
     except EmptyDatasetError as exc:
         dataset = cold_start_dataset(issues, spec, repository_labels(s, repo), cause=exc,
-                                     prior=prior_issues(s, repo, prior))
+                                     prior=prior_issues(s, names))
         telemetry.event("ColdStartDataset", repo=repo, labels=len(dataset.labels),
                         labeled=len(dataset.splits["train"]))
     manifest = save_dataset(s.blobs, dataset)
@@ -68,13 +74,19 @@ def build_training_dataset(s: Services, repo: str, prior: Sequence[str] | None =
     return manifest
 
 
-def prior_issues(s: Services, repo: str, prior: Sequence[str] | None) -> dict[str, list[Issue]]:
-    """The stored issues of each prior repository (``prior``, or the repository config's ``training.prior``);
-    :class:`InputError` for one with none stored, since learning from nothing would pass unnoticed."""
+def prior_names(s: Services, repo: str, prior: Sequence[str] | None) -> list[str]:
+    """The prior repositories' current names (``prior``, or the repository config's ``training.prior``), without
+    ``repo`` itself."""
     named = (known_config(s.docs, repo).get("prior") or []) if prior is None else prior
     names = [current_name(s.docs, name) for name in named]  # a renamed repository's issues are under its new name
+    return list(dict.fromkeys(name for name in names if name.casefold() != repo.casefold()))
+
+
+def prior_issues(s: Services, names: Sequence[str]) -> dict[str, list[Issue]]:
+    """The stored labeled issues of each prior repository; :class:`InputError` for one with none stored, since
+    learning from nothing would pass unnoticed."""
     found = {}
-    for name in dict.fromkeys(name for name in names if name.casefold() != repo.casefold()):
+    for name in names:
         found[name] = [issue for issue in iter_issues(s.docs, name) if issue.labels]  # only labeled ones teach
         if not found[name]:
             raise InputError(f"prior repository {name} has no labeled issues stored: run `triage scrape --repo {name}` "
