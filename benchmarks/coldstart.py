@@ -4,7 +4,7 @@ For each repository, its rows are split as in ``quality nlbse`` (stratified 20 %
 drawn at random from its training part (the rest unused), ``--draws`` times for k > 0, and the mean test
 macro-F1 is reported for three ways of scoring:
 
-* ``with_prior`` (the product's route, :mod:`triage.ml.cold_start`): prototypes of the label text ("bug:
+* ``with_prior`` (the product without ``training.prior``, :mod:`triage.ml.cold_start`): prototypes of the label text ("bug:
   Something isn't working", GitHub's default descriptions) and the k issues, cosine ranking, no training;
 * ``without_prior``: prototypes of the k issues alone (nothing at k = 0);
 * ``cross_repo_prior``: a type classifier trained on the training issues of the *other four* repositories (leave
@@ -146,7 +146,7 @@ def run_coldstart(splits: dict[str, tuple[Rows, Rows]], embed: Callable[[list[st
         "prior": {
             "with_prior": "label text: each label's name and GitHub default description "
                           f"({NLBSE_DESCRIPTIONS}), worth {cold_start.LABEL_WEIGHT} issue(s) in its prototype "
-                          "(the product's route, triage.ml.cold_start)",
+                          "(the product without training.prior, triage.ml.cold_start)",
             "cross_repo_prior": "type classifier trained on the other four repositories' training issues (leave "
                                 "one repository out) and the k own issues (weighted to "
                                 f"{OWN_SHARE:.0%} of the weight): mean of logistic regression on frozen MiniLM "
@@ -209,7 +209,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 
     ks = result["ks"]
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
-    for name, style, text in (("with_prior", "o-", "label-text prior (the product's route)"),
+    for name, style, text in (("with_prior", "o-", "label text (the product, no training.prior)"),
                               ("cross_repo_prior", "s-", "cross-repo prior (benchmark only)"),
                               ("without_prior", "^--", "no prior")):
         points = [(k, result["cross_repo_f1"][name][str(k)]) for k in ks if result["cross_repo_f1"][name][str(k)]
@@ -218,7 +218,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     if result.get("prior_repositories"):
         means = result["prior_repositories"]["cross_repo_f1"]
         axes.plot([int(k) for k in means], list(means.values()), "*-", markersize=10,
-                  label="prior repositories (training.prior)")
+                  label="prior repositories (the product with training.prior)")
     if result["lexical_all_cross_repo_f1"] is not None:
         axes.axhline(result["lexical_all_cross_repo_f1"], color="grey", linestyle=":",
                      label="lexical, all training issues")
