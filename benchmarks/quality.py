@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -131,6 +132,8 @@ def nlbse(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
                 "total_seconds": result["seconds"], "test_issues": result["raw"]["n"]})
             print(f"{repo}{f' fold {fold}' if folds > 1 else ''}: macro-F1 {scores[repo][-1]:.3f} "
                   f"({result['raw']['n']} test issues, {result['train_seconds']:.0f} s training)", flush=True)
+        if args.pretrain_all:  # the fold's shared model is no longer needed
+            shutil.rmtree(Path(fold_config.args.base_model).parents[1], ignore_errors=True)
     per_repo = {repo: sum(v) / len(v) for repo, v in scores.items()}
     folds_text = "fold 0 of 5" if folds == 1 else f"mean over folds 0-{folds - 1} of 5"
     return {
