@@ -55,7 +55,7 @@ class Settings:
                                             "`TRIAGE_MIN_EXAMPLES`.")
     deny_labels: tuple[str, ...] = setting("TRIAGE_DENY_LABELS", (), "Comma-separated labels never learned nor "
                                            "applied.")
-    prior_below: int = setting("TRIAGE_PRIOR_BELOW", 100, "With prior repositories named (`training.prior`), a "
+    prior_below: int = setting("TRIAGE_PRIOR_BELOW", 80, "With prior repositories named (`training.prior`), a "
                                "repository with fewer labeled issues than this gets the cold-start model built on "
                                "theirs instead of a classifier fine-tuned on its own alone.", between(0, 1_000_000))
     test_fraction: float = setting("TRIAGE_TEST_FRACTION", 0.15, "Newest share of issues frozen as the test set.",
