@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from triage.domain.timeline import made_by_bot, unknown_fields
+
 AssignAction = Literal["assigned", "unassigned"]
 ASSIGN_ACTIONS = ("assigned", "unassigned")
 MAX_LOGIN = 100  # GitHub logins are at most 39 characters; bots add "[bot]" and managed users a suffix
@@ -24,20 +26,17 @@ class AssignEvent:
     via_app: str | None = None  # performed_via_github_app slug, if any
 
     def is_bot(self, bot_login: str | None = None) -> bool:
-        """True if a bot made the change: a bot account, the product's own login, or a GitHub App acting for a
-        user (the same rule as :meth:`triage.domain.issues.LabelEvent.is_bot`)."""
-        if self.actor_type == "Bot" or self.via_app or self.actor.endswith("[bot]"):
-            return True
-        return bool(bot_login) and self.actor == bot_login
+        """True if a bot made the change (:func:`triage.domain.timeline.made_by_bot`)."""
+        return made_by_bot(self.actor, self.actor_type, self.via_app, bot_login)
 
     @classmethod
     def from_dict(cls, data: Any) -> AssignEvent:
         """A stored event (``asdict`` of one), strict: raises ValueError naming the field and what it must be."""
         if not isinstance(data, Mapping):
             raise ValueError(f"an assignment event must be an object, got {type(data).__name__}")
-        unknown = sorted(str(key)[:40] for key in data if key not in cls.__dataclass_fields__)
+        unknown = unknown_fields(data, cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"an assignment event has unknown field(s) {', '.join(unknown[:5])}")
+            raise ValueError(f"an assignment event has unknown field(s) {unknown}")
         action = data.get("action")
         if action not in ASSIGN_ACTIONS or not isinstance(action, str):
             raise ValueError(f"'assign_events.action' must be assigned or unassigned, got {str(action)[:40]!r}")

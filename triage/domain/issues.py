@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from triage.domain.assignments import AssignEvent, login_text
 from triage.domain.errors import DataFormatError, InputError
+from triage.domain.timeline import made_by_bot, unknown_fields
 
 # GitHub's rules: an owner (user or organisation) has 1-39 letters, digits or single inner hyphens (managed
 # users add "_" and a short code); a repository name has 1-100 letters, digits, "-", "_" or "." and is not
@@ -49,9 +50,9 @@ class LabelEvent:
         """A stored event (``asdict`` of one), strict like :meth:`Issue.from_dict`; raises ValueError."""
         if not isinstance(data, Mapping):
             raise ValueError(f"a label event must be an object, got {_kind(data)}")
-        unknown = sorted(str(key)[:40] for key in data if key not in cls.__dataclass_fields__)
+        unknown = unknown_fields(data, cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"a label event has unknown field(s) {', '.join(unknown[:5])}")
+            raise ValueError(f"a label event has unknown field(s) {unknown}")
         return cls(label=label_name(data.get("label"), "label_events.label"),
                    action=_choice(data.get("action") or "", "label_events.action", ("labeled", "unlabeled"), None),
                    actor=_text(data.get("actor"), "label_events.actor", optional=True),
@@ -60,13 +61,8 @@ class LabelEvent:
                    via_app=_text(data.get("via_app"), "label_events.via_app", optional=True))
 
     def is_bot(self, bot_login: str | None = None) -> bool:
-        """True if a bot made the change: a bot account, the product's own login, or a GitHub App acting for a
-        user (``performed_via_github_app``): an automation's label is not a maintainer's judgement."""
-        if self.actor_type == "Bot" or self.via_app:
-            return True
-        if self.actor and self.actor.endswith("[bot]"):
-            return True
-        return bool(bot_login) and self.actor == bot_login
+        """True if a bot made the change (:func:`triage.domain.timeline.made_by_bot`)."""
+        return made_by_bot(self.actor, self.actor_type, self.via_app, bot_login)
 
 
 @dataclass(frozen=True)
